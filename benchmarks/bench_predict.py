@@ -1,0 +1,178 @@
+"""Predict-path benchmark: ratios measured side by side in one run (absolute times vary).
+
+    python benchmarks/bench_predict.py [--rounds 30] [--threads N]
+
+1. End-to-end ``Pipeline(path)`` per image vs bare ``session.run`` of the same sessions on the
+   same preprocessed tensor (target <= 1.15x).
+2. Cold ``visionkit predict`` on one image vs ``python -c "import onnxruntime"`` (aim <= 3x).
+3. The bundled backbone's achieved GFLOP/s vs this machine's fp32 matmul ceiling, both
+   measured here (aim >= 60 %).
+
+Variants are interleaved round by round and summarised by their medians, so a noisy
+neighbour slows every variant alike instead of biasing one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1e3
+
+
+def interleaved(fns: dict, rounds: int, inner: int) -> dict[str, float]:
+    """Median seconds per call of each function, calling them in alternation."""
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for fn in fns.values():  # warm-up: first runs allocate arenas
+        for _ in range(3):
+            fn()
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            samples[name].append((time.perf_counter() - t) / inner)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def bench_overhead(image: Path, rounds: int, threads: int | None) -> None:
+    import visionkit as vk
+    from visionkit.imageio import read_image
+    from visionkit.preprocess import preprocess
+
+    pipe = vk.Pipeline(["classify"], device="cpu", threads=threads)
+    backbone, head = pipe.backbone, pipe.tasks["classify"].model
+    tensor, _ = preprocess(read_image(image), backbone.card.input)
+    bb_sess, head_sess = backbone.session, head.session
+    bb_in = backbone.inputs[0].name
+    head_inputs = [i.name for i in head.inputs]
+    bb_outputs = backbone.outputs
+
+    def bare():
+        feats = dict(zip(bb_outputs, bb_sess.run(None, {bb_in: tensor})))
+        head_sess.run(None, {n: feats[n] for n in head_inputs})
+
+    array = read_image(image)
+    t = interleaved({"bare": bare, "path": lambda: pipe(image), "array": lambda: pipe(array)},
+                    rounds, inner=20)
+    print(f"[1] per image: bare session.run {t['bare']*1e3:.3f} ms | Pipeline(path) {t['path']*1e3:.3f} ms "
+          f"| Pipeline(array) {t['array']*1e3:.3f} ms")
+    print(f"    end-to-end / bare = {t['path']/t['bare']:.3f}x (path, decode included), "
+          f"{t['array']/t['bare']:.3f}x (array)   target <= 1.15x")
+
+
+def bench_cold_start(image: Path, rounds: int) -> None:
+    def timed(cmd: list[str]) -> float:
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        return time.perf_counter() - t
+
+    cli = [sys.executable, "-m", "visionkit", "predict", str(image), "--task", "classify", "--json"]
+    ort = [sys.executable, "-c", "import onnxruntime"]
+    timed(cli), timed(ort)  # warm the file cache
+    a, b = [], []
+    for _ in range(rounds):
+        a.append(timed(cli))
+        b.append(timed(ort))
+    print(f"[2] cold start: visionkit predict {median_ms(a):.0f} ms | import onnxruntime {median_ms(b):.0f} ms "
+          f"| ratio {statistics.median(a)/statistics.median(b):.2f}x   aim <= 3x")
+
+
+def conv_flops(model_path: Path, height: int, width: int) -> float:
+    """FLOPs (2 x MACs) of Conv/Gemm/MatMul nodes at batch 1 and the given input size."""
+    import onnx
+    from onnx import shape_inference
+
+    model = onnx.load(str(model_path))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    for d, v in zip(dims, (1, 3, height, width)):
+        d.ClearField("dim_param")
+        d.dim_value = v
+    model = shape_inference.infer_shapes(model)
+    shapes = {}
+    for vi in list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input):
+        shapes[vi.name] = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+    for init in model.graph.initializer:
+        shapes[init.name] = list(init.dims)
+    flops = 0.0
+    for node in model.graph.node:
+        if node.op_type == "Conv":
+            out = shapes[node.output[0]]
+            w = shapes[node.input[1]]
+            flops += 2.0 * np.prod(out) * np.prod(w[1:])
+        elif node.op_type in ("Gemm", "MatMul"):
+            a, b = shapes[node.input[0]], shapes[node.input[1]]
+            flops += 2.0 * np.prod(a) * b[-1]
+    return flops
+
+
+def bench_efficiency(rounds: int, threads: int | None) -> None:
+    import onnxruntime as ort
+
+    import visionkit as vk
+
+    pipe = vk.Pipeline(["classify"], device="cpu", threads=threads)
+    backbone = pipe.backbone
+    h, w = backbone.card.input.size
+    flops = conv_flops(backbone.path, h, w)
+
+    # the ceiling: onnxruntime's own fp32 MatMul on large square matrices, same threads
+    from onnx import TensorProto, helper
+
+    n = 1024
+    graph = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["c"])], "mm",
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [n, n]),
+                               helper.make_tensor_value_info("b", TensorProto.FLOAT, [n, n])],
+                              [helper.make_tensor_value_info("c", TensorProto.FLOAT, [n, n])])
+    mm_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    mm_model.ir_version = 8
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "mm.onnx"
+        path.write_bytes(mm_model.SerializeToString())
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        mm = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+        feeds = {"a": a, "b": a}
+        x1 = np.random.default_rng(1).standard_normal((1, 3, h, w), dtype=np.float32)
+        x8 = np.random.default_rng(1).standard_normal((8, 3, h, w), dtype=np.float32)
+        name = backbone.inputs[0].name
+        t = interleaved({"mm": lambda: mm.run(None, feeds),
+                         "b1": lambda: backbone.session.run(None, {name: x1}),
+                         "b8": lambda: backbone.session.run(None, {name: x8})}, rounds, inner=5)
+    ceiling = 2.0 * n**3 / t["mm"] / 1e9
+    g1 = flops / t["b1"] / 1e9
+    g8 = 8 * flops / t["b8"] / 1e9
+    print(f"[3] backbone {backbone.path.name}: {flops/1e9:.3f} GFLOP/image at {h}x{w}; "
+          f"matmul ceiling {ceiling:.0f} GFLOP/s")
+    print(f"    batch 1: {t['b1']*1e3:.2f} ms = {g1:.0f} GFLOP/s = {100*g1/ceiling:.0f}% of ceiling; "
+          f"batch 8: {t['b8']*1e3/8:.2f} ms/image = {g8:.0f} GFLOP/s = {100*g8/ceiling:.0f}%   aim >= 60%")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--image", type=Path, default=None, help="default: the first bundled sample")
+    args = parser.parse_args()
+    from visionkit.bundled import samples
+
+    image = args.image or samples()[0]
+    print(f"image {image.name}; threads {args.threads or 'onnxruntime default'}")
+    bench_overhead(image, args.rounds, args.threads)
+    bench_cold_start(image, max(5, args.rounds // 3))
+    bench_efficiency(args.rounds, args.threads)
+
+
+if __name__ == "__main__":
+    main()

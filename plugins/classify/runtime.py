@@ -1,0 +1,51 @@
+"""Classification at run time: logits or probabilities -> top-k :class:`Classification`."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+from visionkit.errors import ModelError, UsageError
+from visionkit.results import Classification
+from visionkit.tasks import Task, TaskInputs
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    z = x - x.max()
+    e = np.exp(z)
+    return e / e.sum()
+
+
+class ClassifyTask(Task):
+    name: ClassVar[str] = "classify"
+    default_options: ClassVar[Mapping[str, Any]] = {"topk": 5}
+
+    def __init__(self, model, **options: Any) -> None:
+        super().__init__(model, **options)
+        if self.card.output not in ("logits", "probs"):
+            raise ModelError(f"{model.path.name}: classify output must be logits or probs, card says {self.card.output!r}")
+
+    def set_options(self, **options: Any) -> None:
+        if "topk" in options and (not isinstance(options["topk"], int) or options["topk"] < 1):
+            raise UsageError(f"topk must be a positive whole number, not {options['topk']!r}")
+        super().set_options(**options)
+
+    def decode(self, outputs: list[np.ndarray], inputs: TaskInputs) -> Classification:
+        # (1, C), (C,) and SqueezeNet's (1, C, 1, 1) all flatten to one score per class
+        scores = np.asarray(outputs[0], dtype=np.float32).reshape(-1)
+        labels = self.card.labels
+        if labels and len(labels) != scores.size:
+            raise ModelError(
+                f"{self.model.path.name}: model gives {scores.size} scores, card has {len(labels)} labels"
+            )
+        probs = softmax(scores) if self.card.output == "logits" else scores
+        k = min(int(self.options["topk"]), probs.size)
+        top = np.argpartition(-probs, k - 1)[:k]
+        top = top[np.argsort(-probs[top], kind="stable")]
+        return Classification(
+            class_ids=tuple(int(i) for i in top),
+            labels=tuple(labels[i] if labels else str(int(i)) for i in top),
+            scores=tuple(float(probs[i]) for i in top),
+            probabilities=probs,
+        )

@@ -1,0 +1,5 @@
+import sys
+
+from visionkit.cli import main
+
+sys.exit(main())

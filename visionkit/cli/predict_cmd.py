@@ -1,0 +1,132 @@
+"""``visionkit predict SOURCE... --task T[,T...]``: run tasks over images, folders, videos, cameras."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import UsageError
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "predict",
+        parents=[common],
+        help="run tasks on images, folders, globs, videos or a webcam",
+        description="Run one or more tasks; the shared backbone runs once per frame.",
+        epilog="examples:\n"
+        "  visionkit predict assets/samples/shapes_star.png --task classify\n"
+        "  visionkit predict photos/ --recursive --task classify --json > results.jsonl\n"
+        "  visionkit predict fish.png --model squeezenet.onnx --topk 3   # card beside the model\n"
+        "  visionkit predict 0 --task classify --save out/                # webcam 0",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("sources", nargs="+", metavar="SOURCE",
+                   help="image, folder, glob, video, webcam index (0, 1, ...)")
+    p.add_argument("--task", "-t", default=None,
+                   help="task(s), comma-separated (default: the --model card's task, else classify)")
+    p.add_argument("--model", "-m", action="append", default=[], metavar="[TASK=]PATH",
+                   help="model for the task (repeat as TASK=PATH for several tasks)")
+    p.add_argument("--backbone", metavar="PATH", help="backbone for head models (default: beside the head, or bundled)")
+    p.add_argument("--card", metavar="PATH", help="card file for --model (default: its sidecar or embedded card)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
+    p.add_argument("--topk", type=int, default=None, help="classes to report per image (classify)")
+    p.add_argument("--json", action="store_true", help="one JSON object per frame on stdout")
+    p.add_argument("--save", metavar="DIR", help="write annotated images/videos to DIR")
+    p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
+    p.set_defaults(func=run)
+
+
+def _split_models(values: list[str]) -> tuple[str | None, dict[str, str]]:
+    single, by_task = None, {}
+    for value in values:
+        task, sep, path = value.partition("=")
+        if sep and task and not Path(value).exists():
+            by_task[task] = path
+        elif single is None:
+            single = value
+        else:
+            raise UsageError("several --model values: write them as TASK=PATH")
+    return single, by_task
+
+
+def _default_tasks(model: str | None, card: str | None) -> str:
+    if model is None:
+        return "classify"
+    from ..runtime import load_model
+
+    return load_model(model, device="cpu", card=card).card.task
+
+
+def _options(args: argparse.Namespace, pipeline) -> None:
+    """Apply generic flags (--topk) to every task that has that option."""
+    if args.topk is None:
+        return
+    takers = [n for n, t in pipeline.tasks.items() if "topk" in t.default_options]
+    if not takers:
+        raise UsageError("--topk applies to none of the chosen tasks")
+    for name in takers:
+        pipeline.set_options(name, topk=args.topk)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..pipeline import Pipeline, open_input
+    from ..progress import Progress
+    from ..writers import AnnotatedWriter, JsonLinesWriter
+
+    single, by_task = _split_models(args.model)
+    if single is not None and by_task:
+        raise UsageError("mix of --model PATH and --model TASK=PATH; use TASK=PATH for all")
+    tasks = args.task or (",".join(by_task) if by_task else _default_tasks(single, args.card))
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads must be at least 1")
+    pipeline = Pipeline(tasks, model=single, models=by_task or None, backbone=args.backbone,
+                        card=args.card, device=args.device, threads=args.threads)
+    _options(args, pipeline)
+
+    json_out = JsonLinesWriter(sys.stdout) if args.json else None
+    saver = AnnotatedWriter(args.save) if args.save else None
+    failed = done = 0
+    source = open_input(args.sources, recursive=args.recursive)
+    total = source.expected_length
+    stream = pipeline.stream(source)
+    # a bar only where there is something to wait for: several inputs, or a video/camera
+    with Progress(total, "predict", enabled=sys.stderr.isatty() and total != 1) as bar:
+        try:
+            for result in stream:
+                done += 1
+                bar.update(1)
+                if not result.ok:
+                    failed += 1
+                    sys.stderr.write(("\r" if bar.enabled else "") + f"error: {result.error}\n")
+                if result.results:
+                    if json_out:
+                        json_out.write(result)
+                    else:
+                        _print_human(result)
+                    if saver:
+                        saver.write(result)
+        finally:
+            if saver:
+                saver.close()
+    if not json_out:
+        _print_summary(done, failed, pipeline, saver)
+    return 1 if failed else 0
+
+
+def _print_human(result) -> None:
+    where = result.source if result.frame == 0 else f"{result.source}#{result.frame}"
+    parts = [f"{task}: {res.summary()}" for task, res in result.results.items()]
+    print(f"{where}  " + "  ".join(parts) + f"  ({result.timings_ms.get('total', 0):.1f} ms)")
+
+
+def _print_summary(done: int, failed: int, pipeline, saver) -> None:
+    from ..runtime import short_provider
+
+    models = ", ".join(f"{role}={m.path.name}" for role, m in pipeline.models().items())
+    msg = f"{done} input(s), {failed} failed; {short_provider(pipeline.provider)}; {models}"
+    if saver and saver.written:
+        msg += f"; saved to {saver.out_dir}"
+    print(msg, file=sys.stderr)

@@ -1,0 +1,458 @@
+"""Still images in and out: any image file becomes an RGB uint8 HxWx3 array, or a one-line error.
+
+OpenCV decodes; this module decides what it is allowed to decode. Before any pixel is decoded
+the file's magic bytes name its format, its header gives the size (a decompression bomb is
+refused without being decoded), and JPEG/PNG files are walked to their end marker, because a
+truncated JPEG would otherwise come back as a partly grey picture.
+
+Choices:
+
+* Alpha is composited over **white**: transparent pixels carry arbitrary (often black) colour
+  underneath, and logos and scans with transparency are drawn to be seen on white.
+* 16-bit samples are rescaled (``round(v * 255 / 65535)``), not truncated; float samples
+  (HDR, float TIFF) are clipped to 0..1 (no tone mapping).
+* EXIF orientation is applied for JPEG (APP1) and PNG (eXIf), as phones and browsers do.
+* OpenCV's own log lines are silenced while it works for us. libjpeg writes "Corrupt JPEG
+  data" for damaged (not truncated) entropy data straight to stderr; silencing that would
+  mean redirecting the process-wide fd 2, which would swallow other threads' output, so those
+  few lines are left alone (the truncation checks below keep the common case quiet).
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import re
+import struct
+import threading
+import zlib
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Iterator, Union
+
+import cv2
+import numpy as np
+
+from .errors import InputError, UsageError
+
+# FFmpeg prints container errors ("moov atom not found") itself; OpenCV reads this variable
+# when it first loads FFmpeg. setdefault: a user who sets it keeps their choice.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+#: refuse images with more pixels than this (VISIONKIT_MAX_PIXELS overrides it)
+DEFAULT_MAX_PIXELS = 128_000_000
+
+IMAGE_EXTENSIONS = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".gif", ".tif", ".tiff",
+    ".webp", ".pbm", ".pgm", ".ppm", ".pnm", ".jp2", ".j2k", ".avif", ".hdr", ".ras", ".sr",
+})
+VIDEO_EXTENSIONS = frozenset({
+    ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv",
+    ".ts", ".mts", ".m2ts", ".3gp", ".ogv",
+})
+
+ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview]
+
+# --- keeping OpenCV quiet ------------------------------------------------------------------
+
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_saved_level = 0
+
+
+@contextmanager
+def opencv_quiet() -> Iterator[None]:
+    """Silence OpenCV's log while inside (reference-counted, so threads may nest it)."""
+    global _quiet_depth, _saved_level
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is None:  # very old builds: nothing to silence with
+        yield
+        return
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            _saved_level = logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                logging.setLogLevel(_saved_level)
+
+
+# --- what is this file? ----------------------------------------------------------------------
+
+_MAGIC = (
+    (b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"II+\x00", "TIFF"),
+    (b"MM\x00+", "TIFF"), (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"),
+    (b"\xff\x4f\xff\x51", "JPEG 2000"), (b"#?RADIANCE", "HDR"), (b"#?RGBE", "HDR"),
+    (b"\x59\xa6\x6a\x95", "Sun raster"), (b"v/1\x01", "OpenEXR"),
+)
+_BMP_HEADER_SIZES = {12, 40, 52, 56, 64, 108, 124}
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The image format named by a file's first bytes (64 are plenty), or None.
+
+    Videos and HEIF come back as ``"video"`` / ``"HEIF"`` so callers can say what they are.
+    """
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    if head[:2] == b"BM" and len(head) >= 18 and struct.unpack_from("<I", head, 14)[0] in _BMP_HEADER_SIZES:
+        return "BMP"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    if re.match(rb"P[1-7]\s", head):
+        return "PNM"
+    if head[4:8] == b"ftyp":
+        brands = {head[i:i + 4] for i in range(8, min(len(head), 64) - 3, 4)}
+        if brands & {b"avif", b"avis"}:
+            return "AVIF"
+        return "HEIF" if brands & _HEIF_BRANDS else "video"
+    if (head[:4] == b"RIFF" and head[8:11] == b"AVI") or head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video"
+    return None
+
+
+def describe_start(head: bytes) -> str:
+    """The first bytes of a file, quoted if they read as text, else as hex (for messages)."""
+    head = head[:16]
+    for cut in range(4):  # the 16th byte may split a UTF-8 character
+        try:
+            text = head[:len(head) - cut].decode("utf-8").lstrip("\ufeff")
+        except UnicodeDecodeError:
+            continue
+        if text and all(c.isprintable() or c in "\r\n\t" for c in text):
+            return repr(" ".join(text.split()))
+        break
+    return head[:8].hex(" ")
+
+
+# --- headers: size, orientation, completeness ------------------------------------------------
+
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# in entropy-coded data 0xFF is followed by 0x00 (stuffing) or a restart marker; anything else
+# is the next real marker
+_JPEG_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+
+
+def _tiff_ifd0(buf, wanted: set[int]) -> dict[int, int]:
+    """Integer tags of a TIFF structure's first IFD (a TIFF file, or an EXIF block)."""
+    order = {b"II*\x00": "<", b"MM\x00*": ">"}.get(bytes(buf[:4]))
+    if order is None:
+        return {}
+    tags: dict[int, int] = {}
+    try:
+        (ifd,) = struct.unpack_from(order + "I", buf, 4)
+        (count,) = struct.unpack_from(order + "H", buf, ifd)
+        for i in range(min(count, 512)):
+            tag, kind, n = struct.unpack_from(order + "HHI", buf, ifd + 2 + 12 * i)
+            if tag in wanted and n == 1 and kind in (3, 4):
+                tags[tag] = struct.unpack_from(order + ("H" if kind == 3 else "I"), buf, ifd + 10 + 12 * i)[0]
+    except struct.error:  # a cut-off IFD: whatever was read is all there is
+        pass
+    return tags
+
+
+def _exif_orientation(exif) -> int | None:
+    value = _tiff_ifd0(exif, {0x0112}).get(0x0112)
+    return value if value in range(1, 9) else None
+
+
+def _jpeg_header(buf, to_end: bool):
+    """Walks JPEG markers. -> (size, orientation, problem); problem None when intact."""
+    size = orientation = None
+    pos, n = 2, len(buf)
+    while True:
+        pos = buf.find(b"\xff", pos)  # skips stray bytes between segments, as libjpeg does
+        while 0 <= pos < n and buf[pos] == 0xFF:
+            pos += 1
+        if pos < 0 or pos >= n:
+            return size, orientation, "truncated JPEG (no end-of-image marker)"
+        marker = buf[pos]
+        pos += 1
+        if marker == 0xD9:
+            return size, orientation, None
+        if marker in (0x00, 0x01) or 0xD0 <= marker <= 0xD7:  # no length field
+            continue
+        if pos + 2 > n:
+            return size, orientation, "truncated JPEG (cut inside a header)"
+        length = int.from_bytes(buf[pos:pos + 2], "big")
+        if length < 2 or pos + length > n:
+            return size, orientation, "truncated JPEG (cut inside a header)"
+        if marker in _JPEG_SOF and size is None and length >= 7:
+            height, width = struct.unpack_from(">HH", buf, pos + 3)
+            size = (width, height) if width and height else None
+        elif marker == 0xE1 and orientation is None and buf[pos + 2:pos + 8] == b"Exif\x00\x00":
+            orientation = _exif_orientation(buf[pos + 8:pos + length])
+        pos += length
+        if marker == 0xDA:
+            if not to_end:
+                return size, orientation, None
+            found = _JPEG_NEXT_MARKER.search(buf, pos)
+            if found is None:
+                return size, orientation, "truncated JPEG (no end-of-image marker)"
+            pos = found.start()
+
+
+def _png_header(buf, to_end: bool):
+    """Walks PNG chunks, checking each CRC. -> (size, orientation, problem)."""
+    if len(buf) < 33 or buf[12:16] != b"IHDR":
+        return None, None, "truncated or corrupt PNG (no IHDR header)"
+    size = struct.unpack_from(">II", buf, 16)
+    if not to_end:
+        return size, None, None
+    view = memoryview(buf)  # CRCs over large IDAT chunks without copying them
+    orientation, pos, n = None, 8, len(buf)
+    while True:
+        if pos + 12 > n:
+            return size, orientation, "truncated PNG (no IEND chunk)"
+        length, kind = struct.unpack_from(">I4s", buf, pos)
+        end = pos + 12 + length
+        if end > n:
+            return size, orientation, "truncated PNG (no IEND chunk)"
+        # a bad CRC would make libpng print to stderr and fail: refuse first, with the reason
+        if zlib.crc32(view[pos + 4:end - 4]) != struct.unpack_from(">I", buf, end - 4)[0]:
+            return size, orientation, f"corrupt PNG (bad checksum in {kind.decode('latin-1')} chunk)"
+        if kind == b"eXIf":
+            orientation = _exif_orientation(view[pos + 8:end - 4])
+        if kind == b"IEND":
+            return size, orientation, None
+        pos = end
+
+
+def _other_size(fmt: str, buf):
+    """Width and height from the headers of the remaining common formats, else None."""
+    try:
+        if fmt == "GIF":
+            return struct.unpack_from("<HH", buf, 6)
+        if fmt == "BMP":
+            if struct.unpack_from("<I", buf, 14)[0] == 12:
+                return struct.unpack_from("<HH", buf, 18)
+            width, height = struct.unpack_from("<ii", buf, 18)
+            return abs(width), abs(height)  # negative height: rows stored top-down
+        if fmt == "TIFF":
+            tags = _tiff_ifd0(buf, {256, 257})
+            return (tags[256], tags[257]) if len(tags) == 2 else None
+        if fmt == "PNM":
+            found = re.match(rb"P[1-7](?:\s+|#[^\n]*\n)+(\d+)(?:\s+|#[^\n]*\n)+(\d+)", buf[:1024])
+            return (int(found[1]), int(found[2])) if found else None
+        if fmt == "WebP":
+            kind = bytes(buf[12:16])
+            if kind == b"VP8 " and buf[23:26] == b"\x9d\x01\x2a":
+                width, height = struct.unpack_from("<HH", buf, 26)
+                return width & 0x3FFF, height & 0x3FFF
+            if kind == b"VP8L" and buf[20] == 0x2F:
+                bits = int.from_bytes(buf[21:25], "little")
+                return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+            if kind == b"VP8X":
+                return int.from_bytes(buf[24:27], "little") + 1, int.from_bytes(buf[27:30], "little") + 1
+    except (struct.error, IndexError):
+        pass
+    return None
+
+
+def _header(fmt: str, buf, to_end: bool):
+    if fmt == "JPEG":
+        return _jpeg_header(buf, to_end)
+    if fmt == "PNG":
+        return _png_header(buf, to_end)
+    problem = None
+    if fmt == "WebP" and len(buf) < 8 + int.from_bytes(buf[4:8], "little"):
+        problem = "truncated WebP (shorter than its RIFF header says)"
+    elif fmt == "BMP" and len(buf) < int.from_bytes(buf[2:6], "little"):
+        problem = "truncated BMP (shorter than its header says)"
+    return _other_size(fmt, buf), None, problem
+
+
+def image_size(path_or_bytes: ImageInput) -> tuple[int, int] | None:
+    """(width, height) read from the header alone, or None when the format's header is not
+    parsed here (or the data is not an image). Decodes no pixels; reads little of a file."""
+    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        buf = bytes(path_or_bytes)
+        fmt = sniff_format(buf[:64])
+        return _header(fmt, buf, to_end=False)[0] if fmt else None
+    try:
+        with open(path_or_bytes, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            fmt = sniff_format(buf[:64])
+            return _header(fmt, buf, to_end=False)[0] if fmt else None
+    except (OSError, ValueError):  # missing, a directory, or empty (mmap refuses 0 bytes)
+        return None
+
+
+# --- decoding ----------------------------------------------------------------------------------
+
+
+def max_pixels_from_env() -> int:
+    """VISIONKIT_MAX_PIXELS when set (e.g. ``64000000`` or ``64e6``), else the default."""
+    value = os.environ.get("VISIONKIT_MAX_PIXELS", "").strip()
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    try:
+        limit = int(float(value))
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise UsageError(f"VISIONKIT_MAX_PIXELS={value!r}: expected a positive number of pixels")
+    return limit
+
+
+def _check_pixels(source: str, width: int, height: int, limit: int) -> None:
+    if width * height > limit:
+        raise InputError(
+            f"{source}: image is {width}x{height} ({width * height / 1e6:.0f} megapixels), above the "
+            f"limit of {limit / 1e6:.0f} megapixels (VISIONKIT_MAX_PIXELS)"
+        )
+
+
+def _read_file(path, source: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+            if not head:
+                raise InputError(f"{source}: empty file")
+            # refuse a video or a web page by its first bytes, before reading all of it
+            if sniff_format(head) in (None, "video", "HEIF"):
+                return head
+            return head + f.read()
+    except FileNotFoundError:
+        raise InputError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{source}: is a directory, not an image file") from None
+    except PermissionError:
+        raise InputError(f"{source}: permission denied") from None
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read ({exc.strerror or exc})") from None
+
+
+def read_image(path_or_bytes: ImageInput, *, max_pixels: int | None = None,
+               source: str | None = None) -> np.ndarray:
+    """Decode an image file (or its bytes) to an RGB uint8 HxWx3 C-contiguous array.
+
+    :param max_pixels: refuse larger images; None means VISIONKIT_MAX_PIXELS, else
+        :data:`DEFAULT_MAX_PIXELS`.
+    :param source: the name used in error messages (default: the path, or ``<bytes>``).
+    :raises InputError: one line naming the source and why it cannot be read.
+    """
+    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        source = source or "<bytes>"
+        data = bytes(path_or_bytes)
+        if not data:
+            raise InputError(f"{source}: empty data")
+    else:
+        source = source or os.fspath(path_or_bytes)
+        if os.path.isdir(path_or_bytes):
+            raise InputError(f"{source}: is a directory, not an image file")
+        data = _read_file(path_or_bytes, source)
+    fmt = sniff_format(data[:64])
+    if fmt is None:
+        raise InputError(f"{source}: not an image (starts with {describe_start(data)})")
+    if fmt == "video":
+        raise InputError(f"{source}: a video, not a still image")
+    if fmt in ("HEIF", "OpenEXR"):
+        raise InputError(f"{source}: {fmt} images are not supported here (convert to PNG or JPEG)")
+    size, orientation, problem = _header(fmt, data, to_end=True)
+    if problem:
+        raise InputError(f"{source}: {problem}")
+    limit = max_pixels if max_pixels is not None else max_pixels_from_env()
+    if size:
+        _check_pixels(source, size[0], size[1], limit)
+    with opencv_quiet():
+        try:
+            decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        except cv2.error as exc:  # e.g. above OpenCV's own OPENCV_IO_MAX_IMAGE_PIXELS
+            why = "larger than OpenCV's decode limit" if "MAX_IMAGE" in str(exc) else "corrupt file"
+            raise InputError(f"{source}: cannot decode {fmt} ({why})") from None
+    if decoded is None or decoded.size == 0:
+        raise InputError(f"{source}: cannot decode {fmt} (corrupt file or unsupported variant)")
+    _check_pixels(source, decoded.shape[1], decoded.shape[0], limit)
+    rgb = to_rgb8(decoded, source=source)
+    return _apply_orientation(rgb, orientation) if orientation else rgb
+
+
+def _apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Undo EXIF orientation 2..8 (what the camera stored vs. how it was held)."""
+    t = image.transpose(1, 0, 2)
+    turned = {
+        2: image[:, ::-1], 3: image[::-1, ::-1], 4: image[::-1],
+        5: t, 6: t[:, ::-1], 7: t[::-1, ::-1], 8: t[::-1],
+    }.get(orientation, image)
+    return np.ascontiguousarray(turned)
+
+
+def flatten_alpha(image: np.ndarray) -> np.ndarray:
+    """Composite a 4-channel uint8 image over white; returns its first three channels."""
+    color, alpha = image[..., :3], image[..., 3:]
+    if alpha.min() == 255:
+        return color
+    a = alpha.astype(np.uint16)
+    return ((color * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
+
+
+def to_rgb8(image: np.ndarray, *, bgr: bool = True, source: str = "image") -> np.ndarray:
+    """Any OpenCV-style image (grey, 3 or 4 channels; uint8, uint16 or float) as RGB uint8
+    HxWx3, C-contiguous. ``bgr=False`` for arrays already in RGB(A) order."""
+    if image.dtype == np.uint16:
+        image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    elif image.dtype in (np.float32, np.float64):
+        image = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise InputError(f"{source}: unsupported sample type {image.dtype}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise InputError(f"{source}: unsupported image layout {image.shape}")
+    if image.shape[2] == 4:
+        image = flatten_alpha(image)
+    if bgr:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)  # makes a new contiguous array
+    return np.ascontiguousarray(image)
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+_WRITE_OPTIONS = {
+    ".png": [cv2.IMWRITE_PNG_COMPRESSION, 3], ".jpg": [cv2.IMWRITE_JPEG_QUALITY, 95],
+    ".jpeg": [cv2.IMWRITE_JPEG_QUALITY, 95], ".bmp": [], ".tif": [], ".tiff": [],
+    ".webp": [cv2.IMWRITE_WEBP_QUALITY, 95],
+}
+
+
+def write_image(path: str | os.PathLike, rgb: np.ndarray) -> Path:
+    """Write an RGB (or grey, or RGBA for PNG/TIFF/WebP) uint8 image; the suffix picks the
+    format. Creates parent folders; the file appears whole or not at all."""
+    path = Path(path)
+    options = _WRITE_OPTIONS.get(path.suffix.lower())
+    if options is None:
+        raise InputError(f"{path}: cannot write {path.suffix or 'files without a suffix'} (use .png or .jpg)")
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or not (
+            rgb.ndim == 2 or (rgb.ndim == 3 and rgb.shape[2] in (1, 3, 4))):
+        what = f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
+        raise InputError(f"{path}: expected an RGB uint8 HxWx3 image, got {what}")
+    if rgb.ndim == 3 and rgb.shape[2] == 4 and path.suffix.lower() in (".jpg", ".jpeg", ".bmp"):
+        rgb = flatten_alpha(rgb)
+    if rgb.ndim == 3 and rgb.shape[2] >= 3:
+        rgb = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR if rgb.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
+    with opencv_quiet():
+        try:
+            ok, encoded = cv2.imencode(path.suffix.lower(), rgb, options)
+        except cv2.error:
+            ok = False
+    if not ok:
+        raise InputError(f"{path}: OpenCV cannot encode this image as {path.suffix}")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(encoded.tobytes())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with suppress(OSError):
+            tmp.unlink()
+        raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    return path

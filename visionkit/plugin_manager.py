@@ -1,0 +1,159 @@
+"""Discover plugins, load each in isolation, and call their hooks through one typed facade.
+
+Every entry point of the group ``visionkit.plugins`` (the built-ins included) is loaded inside
+its own try/except, and so is each of its hook calls: a broken plugin is reported with its
+reason and the others still work. ``VISIONKIT_DISABLE_PLUGINS=a,b`` skips plugins by name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Callable, Iterable
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError, UnknownTaskError
+from .registry import SourceRegistry, TaskRegistry
+
+ENTRY_POINT_GROUP = "visionkit.plugins"
+DISABLE_ENV = "VISIONKIT_DISABLE_PLUGINS"
+
+
+@dataclass
+class PluginInfo:
+    """What `visionkit plugins` shows for one plugin."""
+
+    name: str
+    module: str
+    distribution: str = ""
+    version: str = ""
+    status: str = "loaded"  # loaded | failed | disabled
+    error: str | None = None
+    provides: dict[str, list[str]] = field(default_factory=dict)  # kind -> names
+
+
+class Plugins:
+    """The loaded plugins and the registries they filled; the only door core uses to hooks."""
+
+    def __init__(self, pm: pluggy.PluginManager, infos: list[PluginInfo]) -> None:
+        self._pm = pm
+        self.infos = infos
+        self.tasks = TaskRegistry()
+        self.sources = SourceRegistry()
+        self._fill("visionkit_register_tasks", registry=self.tasks)
+        self._fill("visionkit_register_sources", registry=self.sources)
+
+    @property
+    def failures(self) -> list[PluginInfo]:
+        return [i for i in self.infos if i.status == "failed"]
+
+    def _fill(self, hook_name: str, **kwargs: Any) -> None:
+        """Call one hook on each plugin separately, crediting entries and blaming failures."""
+        registry = kwargs["registry"]
+        by_name = {i.name: i for i in self.infos}
+        for impl in getattr(self._pm.hook, hook_name).get_hookimpls():
+            info = by_name[impl.plugin_name]
+            if info.status != "loaded":
+                continue
+            registry._bind(impl.plugin_name)
+            try:
+                impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            except Exception as exc:  # isolation: one plugin's bug must not stop the others
+                info.status = "failed"
+                info.error = f"{hook_name} raised {type(exc).__name__}: {exc}".splitlines()[0]
+                registry._drop(impl.plugin_name)  # half a registration is worse than none
+            finally:
+                registry._bind("")
+        for info in self.infos:
+            names = registry.by_plugin(info.name)
+            if names:
+                info.provides[registry.kind + "s"] = names
+
+
+def _disabled_names() -> set[str]:
+    return {n.strip() for n in os.environ.get(DISABLE_ENV, "").split(",") if n.strip()}
+
+
+def _dist_of(ep: Any) -> tuple[str, str]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return "", ""
+    return dist.metadata.get("Name", "") or "", dist.version or ""
+
+
+def _check_hook_names(pm: pluggy.PluginManager, name: str) -> None:
+    """Refuse a plugin implementing a hook that does not exist (a typo would go unnoticed)."""
+    for hook in pm.get_hookcallers(pm.get_plugin(name)) or []:
+        if not hook.has_spec():
+            raise PluginError(f"implements unknown hook {hook.name!r} (see visionkit.hookspecs)")
+
+
+def load_plugins(
+    entry_points: Iterable[Any] | None = None,
+    extra: Iterable[tuple[str, object]] = (),
+) -> Plugins:
+    """Load the plugins of the entry-point group (or the given entry points) plus ``extra``.
+
+    ``extra`` is ``(name, module_or_object)`` pairs registered directly; tests and embedding
+    applications use it to add a plugin without installing a distribution.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    disabled = _disabled_names()
+    infos: list[PluginInfo] = []
+    if entry_points is None:
+        entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+
+    loaders: list[tuple[str, str, tuple[str, str], Callable[[], object]]] = [
+        (ep.name, ep.value, _dist_of(ep), ep.load) for ep in entry_points
+    ]
+    loaders += [(name, getattr(obj, "__name__", repr(obj)), ("", ""), lambda o=obj: o) for name, obj in extra]
+
+    # built-ins first, then by name: a fixed order decides who gets a contested task name
+    for name, module, (dist, version), load in sorted(loaders, key=lambda t: (t[2][0] != "visionkit", t[0])):
+        info = PluginInfo(name=name, module=module, distribution=dist, version=version)
+        infos.append(info)
+        if name in disabled:
+            info.status = "disabled"
+            continue
+        if pm.has_plugin(name):
+            info.status, info.error = "failed", f"another plugin is already named {name!r}"
+            continue
+        try:
+            pm.register(load(), name=name)
+            _check_hook_names(pm, name)
+        except Exception as exc:  # a broken import or a malformed hookimpl: report, go on
+            if pm.has_plugin(name):
+                pm.unregister(name=name)
+            info.status = "failed"
+            info.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return Plugins(pm, infos)
+
+
+_cached: Plugins | None = None
+
+
+def get_plugins(reload: bool = False) -> Plugins:
+    """The process-wide plugins, loaded once."""
+    global _cached
+    if _cached is None or reload:
+        _cached = load_plugins()
+    return _cached
+
+
+def task_names() -> list[str]:
+    return [t.name for t in get_plugins().tasks]
+
+
+def require_task(name: str):
+    """The TaskSpec for ``name``, or a PluginError naming the installed tasks."""
+    plugins = get_plugins()
+    if name not in plugins.tasks:
+        broken = [f"{i.name} ({i.error})" for i in plugins.failures]
+        hint = f"; plugins that failed to load: {', '.join(broken)}" if broken else ""
+        known = ", ".join(t.name for t in plugins.tasks) or "none"
+        raise UnknownTaskError(f"no plugin provides task {name!r} (installed: {known}){hint}")
+    return plugins.tasks.get(name)

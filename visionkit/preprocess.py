@@ -1,0 +1,111 @@
+"""Turn an RGB uint8 image into a model's input tensor, exactly as its card says.
+
+Besides the tensor, :func:`preprocess` returns the :class:`Transform` that maps points of the
+network input back to the original image, so boxes and keypoints come out in image pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from .cards import InputSpec
+
+_NP = {"float32": np.float32, "float16": np.float16, "uint8": np.uint8, "int8": np.int8}
+
+
+@dataclass(frozen=True)
+class Transform:
+    """``image_xy = (input_xy - offset) / scale``, per axis."""
+
+    scale_x: float
+    scale_y: float
+    offset_x: float
+    offset_y: float
+
+    def to_image(self, xy: np.ndarray) -> np.ndarray:
+        """Points (..., 2) or boxes (..., 4) in network-input pixels -> original-image pixels."""
+        xy = np.asarray(xy, dtype=np.float32)
+        reps = xy.shape[-1] // 2
+        scale = np.tile([self.scale_x, self.scale_y], reps)
+        offset = np.tile([self.offset_x, self.offset_y], reps)
+        return (xy - offset) / scale
+
+    def to_input(self, xy: np.ndarray) -> np.ndarray:
+        xy = np.asarray(xy, dtype=np.float32)
+        reps = xy.shape[-1] // 2
+        return xy * np.tile([self.scale_x, self.scale_y], reps) + np.tile([self.offset_x, self.offset_y], reps)
+
+
+def _geometry(image: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Transform]:
+    h, w = image.shape[:2]
+    out_h, out_w = spec.size
+    if spec.letterbox:
+        s = min(out_w / w, out_h / h)
+        new_w, new_h = max(1, round(w * s)), max(1, round(h * s))
+        resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        if spec.letterbox_align == "center":
+            ox, oy = (out_w - new_w) // 2, (out_h - new_h) // 2
+        else:
+            ox, oy = 0, 0
+        canvas = np.full((out_h, out_w, 3), spec.pad_value, dtype=np.uint8)
+        canvas[oy : oy + new_h, ox : ox + new_w] = resized
+        return canvas, Transform(new_w / w, new_h / h, ox, oy)
+    if spec.resize:
+        s = spec.resize / min(w, h)
+        new_w, new_h = max(out_w, round(w * s)), max(out_h, round(h * s))
+        interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+        resized = cv2.resize(image, (new_w, new_h), interpolation=interp)
+        crop_h, crop_w = (spec.crop, spec.crop) if spec.crop else (out_h, out_w)
+        y0, x0 = (new_h - crop_h) // 2, (new_w - crop_w) // 2
+        cropped = resized[y0 : y0 + crop_h, x0 : x0 + crop_w]
+        if (crop_h, crop_w) != (out_h, out_w):
+            cropped = cv2.resize(cropped, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+        fx, fy = out_w / crop_w, out_h / crop_h
+        return cropped, Transform(new_w / w * fx, new_h / h * fy, -x0 * fx, -y0 * fy)
+    if (h, w) == (out_h, out_w):
+        return image, Transform(1.0, 1.0, 0.0, 0.0)
+    interp = cv2.INTER_AREA if out_w < w and out_h < h else cv2.INTER_LINEAR
+    return cv2.resize(image, (out_w, out_h), interpolation=interp), Transform(out_w / w, out_h / h, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class _Affine:
+    """Per-channel ``x * a + b`` folding scale, mean and std into one multiply-add."""
+
+    a: np.ndarray
+    b: np.ndarray
+
+
+@lru_cache(maxsize=64)
+def _affine(spec: InputSpec) -> _Affine:
+    # mean and std are given in the model's own channel order, applied after reordering
+    std = np.asarray(spec.std, dtype=np.float32)
+    mean = np.asarray(spec.mean, dtype=np.float32)
+    return _Affine(np.float32(spec.scale) / std, -mean / std)
+
+
+def preprocess(image: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Transform]:
+    """RGB uint8 HxWx3 -> (1, C, H, W) or (1, H, W, C) tensor of ``spec.dtype``, and its Transform."""
+    pixels, transform = _geometry(image, spec)
+    if spec.channel_order == "bgr":
+        pixels = pixels[..., ::-1]
+    dtype = _NP[spec.dtype]
+    affine = _affine(spec)
+    if spec.dtype in ("uint8", "int8"):
+        values = pixels.astype(np.float32) * affine.a + affine.b
+        info = np.iinfo(dtype)
+        tensor = np.clip(np.rint(values), info.min, info.max).astype(dtype)
+    else:
+        # (HWC float32) * a + b; numpy broadcasts the per-channel vectors over the last axis
+        tensor = pixels.astype(np.float32)
+        tensor *= affine.a
+        tensor += affine.b
+        if dtype is not np.float32:
+            tensor = tensor.astype(dtype)
+    if spec.layout == "NCHW":
+        tensor = tensor.transpose(2, 0, 1)
+    return np.ascontiguousarray(tensor[None]), transform

@@ -1,0 +1,114 @@
+"""Registries that plugins fill through the hooks in :mod:`visionkit.hookspecs`.
+
+Entries are small frozen records naming their code by ``"module:attribute"``; nothing heavy is
+imported until :func:`load_object` is called on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Generic, Iterator, TypeVar
+
+from .errors import PluginError
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task a plugin provides."""
+
+    name: str  # what users type: --task NAME
+    summary: str  # one line for `visionkit tasks`
+    factory: str  # "module:Class", a visionkit.tasks.Task subclass
+    default_model: str | None = None  # path, or "asset:NAME.onnx" for a bundled model
+    plugin: str = ""  # filled in by the registry: who registered it
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """An opener for a kind of input (a URL scheme, a device, ...)."""
+
+    name: str
+    summary: str
+    opener: str  # "module:function", called as function(spec, **options) -> Source
+    prefixes: tuple[str, ...] = ()
+    plugin: str = ""
+
+
+E = TypeVar("E", TaskSpec, SourceSpec)
+
+
+class _Registry(Generic[E]):
+    kind = "entry"
+
+    def __init__(self) -> None:
+        self._entries: dict[str, E] = {}
+        self._plugin = ""
+
+    def _bind(self, plugin: str) -> None:
+        """Entries added from now on are credited to ``plugin`` (set by the plugin manager)."""
+        self._plugin = plugin
+
+    def add(self, entry: E) -> None:
+        if not entry.name or not isinstance(entry.name, str):
+            raise PluginError(f"a {self.kind} needs a non-empty name")
+        taken = self._entries.get(entry.name)
+        if taken is not None:
+            raise PluginError(
+                f"{self.kind} {entry.name!r} is already registered by plugin {taken.plugin!r}"
+            )
+        self._entries[entry.name] = type(entry)(**{**entry.__dict__, "plugin": self._plugin})
+
+    def _drop(self, plugin: str) -> None:
+        self._entries = {k: e for k, e in self._entries.items() if e.plugin != plugin}
+
+    def get(self, name: str) -> E:
+        try:
+            return self._entries[name]
+        except KeyError:
+            known = ", ".join(sorted(self._entries)) or "none"
+            raise PluginError(f"no plugin provides {self.kind} {name!r} (installed: {known})") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[E]:
+        return iter(sorted(self._entries.values(), key=lambda e: e.name))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def by_plugin(self, plugin: str) -> list[str]:
+        return sorted(e.name for e in self._entries.values() if e.plugin == plugin)
+
+
+class TaskRegistry(_Registry[TaskSpec]):
+    kind = "task"
+
+
+class SourceRegistry(_Registry[SourceSpec]):
+    kind = "source"
+
+    def match(self, spec: str) -> SourceSpec | None:
+        """The entry whose prefix the spec starts with (the longest prefix wins)."""
+        best: tuple[int, SourceSpec] | None = None
+        for entry in self._entries.values():
+            for prefix in entry.prefixes:
+                if spec.startswith(prefix) and (best is None or len(prefix) > best[0]):
+                    best = (len(prefix), entry)
+        return None if best is None else best[1]
+
+
+def load_object(reference: str) -> Any:
+    """Import ``"package.module:attribute"``; a failure becomes a one-line PluginError."""
+    module_name, _, attr = reference.partition(":")
+    if not module_name or not attr:
+        raise PluginError(f"{reference!r} is not of the form 'module:attribute'")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # a plugin's import may fail in any way; report, don't crash
+        raise PluginError(f"cannot import {module_name} ({type(exc).__name__}: {exc})") from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise PluginError(f"{module_name} has no attribute {attr!r}") from None

@@ -1,0 +1,87 @@
+"""Typed results: what every task returns, and what the CLI, the API and the GUI show.
+
+Each result is a frozen dataclass with ``to_dict()`` giving JSON-safe data in the schema of
+the CLI contract (README, "JSON output"). ``FrameResult`` bundles one frame's results.
+Later tasks add their types here, so one module holds the whole schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+#: Bumped whenever a key of ``FrameResult.to_dict()`` or of a result changes meaning.
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Top-k classes of a whole image, best first."""
+
+    class_ids: tuple[int, ...]
+    labels: tuple[str, ...]
+    scores: tuple[float, ...]
+    #: every class's probability, in class-id order (for bar charts); not part of to_dict()
+    probabilities: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    kind: ClassVar[str] = "classification"
+
+    @property
+    def top(self) -> tuple[str, float]:
+        """The best label and its score."""
+        return self.labels[0], self.scores[0]
+
+    def summary(self, k: int = 3) -> str:
+        """One line for terminals and status bars: ``star 0.99, hexagon 0.01``."""
+        return ", ".join(f"{lab} {s:.3f}" for lab, s in zip(self.labels[:k], self.scores[:k]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "class_ids": [int(i) for i in self.class_ids],
+            "labels": list(self.labels),
+            "scores": [round(float(s), 6) for s in self.scores],
+        }
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """Everything computed for one image or video frame.
+
+    ``error`` is set (and ``results`` empty) when the input could not be processed; a
+    stream yields such a result instead of stopping, so a batch loses nothing else.
+    """
+
+    source: str
+    frame: int
+    width: int
+    height: int
+    provider: str
+    timings_ms: Mapping[str, float]
+    results: Mapping[str, Any]
+    error: str | None = None
+    #: the decoded RGB frame, kept for rendering; not serialised
+    image: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def __getitem__(self, task: str) -> Any:
+        return self.results[task]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "source": self.source,
+            "frame": self.frame,
+            "width": self.width,
+            "height": self.height,
+            "provider": self.provider,
+            "timings_ms": {k: round(float(v), 3) for k, v in self.timings_ms.items()},
+            "results": {task: r.to_dict() for task, r in self.results.items()},
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        return out

@@ -1,0 +1,236 @@
+"""onnxruntime sessions: device choice, one cached session per model file, clear load errors.
+
+``device="auto"`` asks for CUDA only when its libraries really load: onnxruntime-gpu lists
+the CUDA provider everywhere and prints a page of errors when it is asked for one whose
+libraries are missing, so we probe quietly first. The provider a session really got
+(``session.get_providers()[0]``) is what results report.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from .cards import ModelCard, card_from_metadata, check_against_inputs, read_sidecar
+from .errors import CardError, ModelError, UsageError
+
+Device = Literal["auto", "cpu", "cuda"]
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+_NP_TYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(uint8)": np.uint8,
+    "tensor(int8)": np.int8,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+}
+
+
+@lru_cache(maxsize=1)
+def cuda_status() -> tuple[bool, str]:
+    """Whether onnxruntime's CUDA provider can really load here, and why not if it can't."""
+    if CUDA not in ort.get_available_providers():
+        return False, "this onnxruntime build has no CUDA provider (install onnxruntime-gpu)"
+    capi = Path(ort.__file__).parent / "capi"
+    if sys.platform.startswith("linux"):
+        shared, cuda = capi / "libonnxruntime_providers_shared.so", capi / "libonnxruntime_providers_cuda.so"
+    elif sys.platform == "win32":
+        shared, cuda = capi / "onnxruntime_providers_shared.dll", capi / "onnxruntime_providers_cuda.dll"
+    else:
+        return False, f"CUDA is not supported on {sys.platform}"
+    _preload_nvidia_wheels()
+    try:
+        ctypes.CDLL(str(shared), mode=getattr(ctypes, "RTLD_GLOBAL", 0))
+        ctypes.CDLL(str(cuda))
+    except OSError as exc:
+        missing = str(exc).split(":")[0]
+        return False, f"CUDA libraries not found ({missing})"
+    return True, "CUDA libraries load"
+
+
+def _preload_nvidia_wheels() -> None:
+    """Load CUDA/cuDNN from pip's nvidia-* wheels, when they are installed (torch brings them)."""
+    preload = getattr(ort, "preload_dlls", None)
+    nvidia = [Path(p) / "nvidia" for p in sys.path if p and (Path(p) / "nvidia").is_dir()]
+    if preload is None or not nvidia:
+        return
+    # preload_dlls prints every library it misses; it is only worth asking when the wheels exist
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            preload()
+        except Exception:  # best effort: the CDLL probe that follows gives the real answer
+            pass
+
+
+def providers_for(device: Device) -> list[str]:
+    if device == "cpu":
+        return [CPU]
+    ok, why = cuda_status()
+    if device == "cuda":
+        if not ok:
+            raise UsageError(f"--device cuda: {why}")
+        return [CUDA, CPU]
+    if device == "auto":
+        return [CUDA, CPU] if ok else [CPU]
+    raise UsageError(f"device must be auto, cpu or cuda, not {device!r}")
+
+
+def short_provider(provider: str) -> str:
+    """``CUDAExecutionProvider`` -> ``CUDA`` for status lines."""
+    return provider.removesuffix("ExecutionProvider")
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    name: str
+    shape: tuple
+    type: str  # onnxruntime type string, e.g. "tensor(float)"
+
+    @property
+    def numpy_dtype(self):
+        return _NP_TYPES.get(self.type, np.float32)
+
+
+class OnnxModel:
+    """One loaded model: its session, its card, and what it takes and gives."""
+
+    def __init__(self, path: Path, session: ort.InferenceSession, card: ModelCard) -> None:
+        self.path = path
+        self.session = session
+        self.card = card
+        self.inputs = [ModelInput(i.name, tuple(i.shape), i.type) for i in session.get_inputs()]
+        self.outputs = [o.name for o in session.get_outputs()]
+        self.provider = session.get_providers()[0]
+
+    @property
+    def name(self) -> str:
+        return self.card.name or self.path.stem
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        try:
+            return self.session.run(None, feeds)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelError(f"{self.path.name}: inference failed: {_first_line(exc)}") from exc
+
+    def __repr__(self) -> str:
+        return f"OnnxModel({self.path.name!r}, task={self.card.task!r}, provider={self.provider!r})"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _explain_load_failure(path: Path, exc: BaseException) -> str:
+    text = str(exc)
+    with open(path, "rb") as fh:
+        head = fh.read(512).lstrip().lower()
+    if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
+        return f"{path.name}: not an ONNX model, it is an HTML/XML page (a failed download?)"
+    if "is not a registered function/op" in text or "No opset import for domain" in text:
+        op = text.split("Fatal error:")[-1].split(" is not a registered")[0].strip()
+        return (f"{path.name}: needs custom operator {op}, which onnxruntime does not provide "
+                "(install the library that defines it, e.g. onnxruntime-extensions)")
+    if "INVALID_PROTOBUF" in text or "Protobuf parsing failed" in text:
+        return f"{path.name}: not an ONNX model (protobuf parsing failed)"
+    return f"{path.name}: onnxruntime cannot load it: {_first_line(exc)}"
+
+
+def read_card(path: Path, session: ort.InferenceSession, card_path: str | Path | None = None) -> ModelCard:
+    """The card for a model: explicit file, then sidecar, then the one embedded in the ONNX."""
+    if card_path is not None:
+        p = Path(card_path)
+        if not p.is_file():
+            raise CardError(f"{p}: no such card file")
+        return ModelCard.from_json(p.read_text(encoding="utf-8"), origin=str(p))
+    card = read_sidecar(path)
+    if card is None:
+        card = card_from_metadata(session.get_modelmeta().custom_metadata_map, origin=path.name)
+    if card is None:
+        raise CardError(
+            f"{path.name}: no model card; describe its input with "
+            f"`visionkit models card {path} --task TASK --labels FILE ...`"
+        )
+    return card
+
+
+def open_session(path: Path, providers: list[str], threads: int | None = None) -> ort.InferenceSession:
+    """A bare session, with load failures turned into one-line ModelErrors."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: warnings about unused initialisers are noise
+    if threads:
+        options.intra_op_num_threads = int(threads)
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime's own exception types; map to one line
+        raise ModelError(_explain_load_failure(path, exc)) from exc
+
+
+_sessions: dict[tuple, OnnxModel] = {}
+_lock = threading.Lock()
+
+
+def load_model(
+    path: str | Path,
+    *,
+    device: Device = "auto",
+    threads: int | None = None,
+    card: str | Path | None = None,
+) -> OnnxModel:
+    """Load (or reuse) the session for a model file, with its card checked against its inputs.
+
+    Sessions are cached per (file, modification time, device, threads, card), so every
+    pipeline in a process that names the same model shares one session.
+    """
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ModelError(f"{path}: no such model file")
+    st = p.stat()
+    if st.st_size == 0:
+        raise ModelError(f"{p.name}: empty file")
+    key = (str(p.resolve()), st.st_mtime_ns, st.st_size, device, threads, str(card))
+    with _lock:
+        cached = _sessions.get(key)
+    if cached is not None:
+        return cached
+
+    session = open_session(p, providers_for(device), threads)
+    model_card = read_card(p, session, card)
+    model = OnnxModel(p, session, model_card)
+    check_against_inputs(model_card, [(i.name, list(i.shape), i.type) for i in model.inputs], p.name)
+    with _lock:
+        _sessions[key] = model
+    return model
+
+
+def clear_cache() -> None:
+    with _lock:
+        _sessions.clear()
+
+
+def feature_feeds(model: OnnxModel, features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Feed a head its feature maps by input name; a missing one is a clear error."""
+    feeds = {}
+    for inp in model.inputs:
+        if inp.name not in features:
+            raise ModelError(
+                f"{model.path.name}: head needs feature {inp.name!r}, backbone gives {sorted(features)}"
+            )
+        feeds[inp.name] = features[inp.name]
+    return feeds
+
+
+def available_devices() -> Sequence[str]:
+    return ("cpu", "cuda") if cuda_status()[0] else ("cpu",)

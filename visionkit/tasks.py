@@ -1,0 +1,64 @@
+"""The run-time half of a task: how its head runs, and how raw outputs become a result.
+
+A plugin subclasses :class:`Task` (numpy + onnxruntime only) and names it in its
+:class:`~visionkit.registry.TaskSpec`. The pipeline owns everything shared: decoding the
+frame, preprocessing (once per distinct input spec), and running the backbone once; a task
+only runs its own head (:meth:`Task.forward`) and decodes (:meth:`Task.decode`). Both are
+timed separately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+from .errors import UsageError
+from .preprocess import Transform
+from .runtime import OnnxModel, feature_feeds
+
+
+@dataclass(frozen=True)
+class TaskInputs:
+    """What one frame offers a task."""
+
+    image: np.ndarray  # the original RGB uint8 frame
+    features: Mapping[str, np.ndarray] | None  # backbone feature maps, for heads
+    tensor: np.ndarray | None  # the preprocessed input, for a standalone model
+    transform: Transform  # network-input pixels -> image pixels
+
+
+class Task:
+    """Base class of every task's run-time half.
+
+    ``default_options`` declares the options the task accepts (name -> default); the GUI
+    changes them live through :meth:`set_options`, the CLI through flags like ``--topk``.
+    """
+
+    name: ClassVar[str] = ""
+    default_options: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, model: OnnxModel, **options: Any) -> None:
+        self.model = model
+        self.card = model.card
+        self.options: dict[str, Any] = {**self.default_options, **dict(self.card.options)}
+        self.set_options(**options)
+        self._input_name = model.inputs[0].name
+
+    def set_options(self, **options: Any) -> None:
+        unknown = set(options) - set(self.default_options)
+        if unknown:
+            known = ", ".join(sorted(self.default_options)) or "none"
+            raise UsageError(f"task {self.name!r} has no option {sorted(unknown)[0]!r} (options: {known})")
+        self.options.update(options)
+
+    def forward(self, inputs: TaskInputs) -> list[np.ndarray]:
+        """Run this task's model: a head on the feature maps, or a standalone model on the image."""
+        if self.card.is_head:
+            return self.model.run(feature_feeds(self.model, inputs.features or {}))
+        return self.model.run({self._input_name: inputs.tensor})
+
+    def decode(self, outputs: list[np.ndarray], inputs: TaskInputs) -> Any:
+        """Turn raw outputs into this task's result type."""
+        raise NotImplementedError
