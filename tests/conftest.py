@@ -42,7 +42,6 @@ def _save(model, path: Path, card) -> Path:
 
 
 def make_tiny_backbone(path: Path, hash_: str = "feedc0de00000000", size: int = 64) -> Path:
-    import onnx
     from onnx import TensorProto, helper
 
     from visionkit.cards import InputSpec, ModelCard
@@ -63,7 +62,6 @@ def make_tiny_backbone(path: Path, hash_: str = "feedc0de00000000", size: int = 
 
 
 def make_tiny_head(path: Path, backbone_hash: str = "feedc0de00000000", labels=("red", "green", "blue")) -> Path:
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     from visionkit.cards import BackboneRef, ModelCard
@@ -91,7 +89,6 @@ def make_tiny_head(path: Path, backbone_hash: str = "feedc0de00000000", labels=(
 def make_standalone_classifier(path: Path, *, dtype: str = "float32", layout: str = "NCHW",
                                size: int = 32, card=True) -> Path:
     """An image -> probabilities model (mean colour), with or without an embedded card."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     from visionkit.cards import InputSpec, ModelCard

@@ -9,7 +9,7 @@ import pytest
 from visionkit.cli import main
 from visionkit.imageio import write_image
 
-from .conftest import make_standalone_classifier, realworld
+from .conftest import make_standalone_classifier
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def colour_plugin(tmp_path):
     head = make_tiny_head(tmp_path / "models" / "colour_head.onnx")
     import onnx
 
-    from visionkit.cards import METADATA_KEY, ModelCard
+    from visionkit.cards import ModelCard
 
     model = onnx.load(str(head))
     card = ModelCard.from_json(model.metadata_props[0].value).with_(task="colour")
