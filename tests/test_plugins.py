@@ -9,13 +9,13 @@ from visionkit import hookspecs
 from visionkit.errors import PluginError
 from visionkit.hookspecs import hookimpl
 from visionkit.plugin_manager import get_plugins, load_plugins, require_task
-from visionkit.registry import SourceSpec, TaskSpec, load_object
+from visionkit.registry import PanelSpec, SourceSpec, TaskSpec, load_object
 
 HOOKS = [name for name in dir(hookspecs) if name.startswith("visionkit_")]
 
 
 def test_every_hook_is_prefixed_typed_and_documented():
-    assert set(HOOKS) == {"visionkit_register_tasks", "visionkit_register_sources"}
+    assert set(HOOKS) == {"visionkit_register_tasks", "visionkit_register_sources", "visionkit_register_panels"}
     for name in HOOKS:
         fn = getattr(hookspecs, name)
         sig = inspect.signature(fn)
@@ -67,6 +67,18 @@ def test_register_sources_hook_matches_prefixes():
     assert plugins.sources.match("rtsp://cam/1").name == "rtsp"
     assert plugins.sources.match("photo.png") is None
     assert plugins.infos[0].provides == {"sources": ["rtsp"]}
+
+
+def test_register_panels_hook_maps_result_kinds_without_importing_qt():
+    def hook(registry):
+        registry.add(PanelSpec(name="counts", summary="count table", factory="no_such_qt_module:Panel",
+                               result_kind="count"))
+    plugins = load_plugins([FakeEntryPoint("counter", plugin(visionkit_register_panels=hook))])
+    assert plugins.panels.for_kind("count").factory == "no_such_qt_module:Panel"  # a string, not imported
+    assert plugins.panels.for_kind("classification") is None
+    assert plugins.infos[0].provides == {"panels": ["counts"]}
+    builtin = get_plugins().panels.for_kind("classification")
+    assert builtin.plugin == "classify" and builtin.factory.endswith("classify.panel:ProbabilityPanel")
 
 
 def test_broken_plugins_are_reported_and_the_rest_still_load():

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .registry import SourceRegistry, TaskRegistry
+    from .registry import PanelRegistry, SourceRegistry, TaskRegistry
 
 PROJECT = "visionkit"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -51,6 +51,23 @@ def visionkit_register_sources(registry: "SourceRegistry") -> None:
     Plugin openers are asked before the built-in ones.
 
     :param registry: the source registry, shared by all plugins.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def visionkit_register_panels(registry: "PanelRegistry") -> None:
+    """Add side panels for the desktop app, one per kind of result they show.
+
+    Call ``registry.add(PanelSpec(name=..., summary=..., factory="pkg.panel:Widget",
+    result_kind="classification"))``. ``result_kind`` is the ``kind`` class attribute of the
+    result type. The factory names a Qt widget class and is imported only by the GUI (never by
+    core or the CLI); it is built as ``Widget(parent)`` and must have
+    ``update_result(result, frame_result)``. Results without a panel get a generic one.
+
+    :param registry: the panel registry, shared by all plugins; a panel name taken by an
+        earlier plugin is refused and reported as this plugin's failure.
 
     .. versionadded:: 0.1
     """

@@ -16,7 +16,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError, UnknownTaskError
-from .registry import SourceRegistry, TaskRegistry
+from .registry import PanelRegistry, SourceRegistry, TaskRegistry
 
 ENTRY_POINT_GROUP = "visionkit.plugins"
 DISABLE_ENV = "VISIONKIT_DISABLE_PLUGINS"
@@ -43,8 +43,10 @@ class Plugins:
         self.infos = infos
         self.tasks = TaskRegistry()
         self.sources = SourceRegistry()
+        self.panels = PanelRegistry()
         self._fill("visionkit_register_tasks", registry=self.tasks)
         self._fill("visionkit_register_sources", registry=self.sources)
+        self._fill("visionkit_register_panels", registry=self.panels)
 
     @property
     def failures(self) -> list[PluginInfo]:

@@ -35,7 +35,21 @@ class SourceSpec:
     plugin: str = ""
 
 
-E = TypeVar("E", TaskSpec, SourceSpec)
+@dataclass(frozen=True)
+class PanelSpec:
+    """A side panel of the desktop app that shows one kind of result in detail.
+
+    Core never imports the factory: it names a Qt widget class that only the GUI imports.
+    """
+
+    name: str
+    summary: str
+    factory: str  # "module:QtWidgetClass", built as Class(parent) by the GUI
+    result_kind: str = ""  # the ``kind`` ClassVar of the result type it shows, e.g. "classification"
+    plugin: str = ""
+
+
+E = TypeVar("E", TaskSpec, SourceSpec, PanelSpec)
 
 
 class _Registry(Generic[E]):
@@ -97,6 +111,14 @@ class SourceRegistry(_Registry[SourceSpec]):
                 if spec.startswith(prefix) and (best is None or len(prefix) > best[0]):
                     best = (len(prefix), entry)
         return None if best is None else best[1]
+
+
+class PanelRegistry(_Registry[PanelSpec]):
+    kind = "panel"
+
+    def for_kind(self, result_kind: str) -> PanelSpec | None:
+        """The panel for a result kind (the first by name when several plugins offer one)."""
+        return next((e for e in self if e.result_kind == result_kind), None)
 
 
 def load_object(reference: str) -> Any:

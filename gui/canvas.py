@@ -1,0 +1,131 @@
+"""The canvas: the frame with the core renderer's overlays, zoom and pan, layers per task.
+
+Overlays are drawn by :func:`visionkit.render.render` (the same painters as
+``visionkit predict --save``), restricted to the tasks whose layer is on; toggling a layer
+redraws the last result without running anything again.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
+
+from visionkit.render import render
+from visionkit.results import FrameResult
+
+HINT = "Open an image, a folder, a video (Ctrl+O) or a camera (Ctrl+K), or drop files here"
+
+
+def to_qimage(rgb: np.ndarray) -> QImage:
+    """An RGB uint8 HxWx3 array as a QImage that owns its pixels."""
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def from_qimage(image: QImage) -> np.ndarray:
+    """A QImage (any format) as an RGB uint8 HxWx3 array."""
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    h, w, stride = image.height(), image.width(), image.bytesPerLine()
+    data = np.frombuffer(image.constBits(), np.uint8, count=stride * h).reshape(h, stride)
+    return data[:, : 3 * w].reshape(h, w, 3).copy()
+
+
+class ImageCanvas(QGraphicsView):
+    dropped = Signal(QMimeData)
+    MIN_ZOOM, MAX_ZOOM = 0.02, 64.0
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self._item = QGraphicsPixmapItem()
+        self._item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.scene().addItem(self._item)
+        self._hint = self.scene().addText(HINT)
+        self._hint.setDefaultTextColor(QColor("#c8c8c8"))
+        self.setBackgroundBrush(QBrush(QColor("#2b2b2b")))
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        self.setAcceptDrops(True)
+        self.result: FrameResult | None = None
+        self.hidden: set[str] = set()
+        self.rendered: np.ndarray | None = None  # what is on show, overlays included
+        self._fit = True
+
+    # -- content ------------------------------------------------------------------------------
+    def show_result(self, result: FrameResult) -> None:
+        self.result = result
+        self.redraw()
+
+    def set_hidden_layers(self, hidden: Iterable[str]) -> None:
+        self.hidden = set(hidden)
+        self.redraw()
+
+    def visible_tasks(self) -> list[str]:
+        return [t for t in (self.result.results if self.result else {}) if t not in self.hidden]
+
+    def redraw(self) -> None:
+        result = self.result
+        if result is None or result.image is None:
+            self.rendered = None
+            self._item.setPixmap(QPixmap())
+            self._hint.setPlainText(result.error or HINT if result else HINT)
+            self._hint.show()
+            self.setSceneRect(self._hint.boundingRect())
+            return
+        self._hint.hide()
+        self.rendered = render(result, tasks=self.visible_tasks())
+        old = self._item.pixmap().size()
+        self._item.setPixmap(QPixmap.fromImage(to_qimage(self.rendered)))
+        if self._item.pixmap().size() != old:
+            self.setSceneRect(self._item.boundingRect())
+            if self._fit:
+                self.fit()
+
+    # -- zoom ---------------------------------------------------------------------------------
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def fit(self) -> None:
+        self._fit = True
+        if not self._item.pixmap().isNull():
+            self.fitInView(self._item, Qt.AspectRatioMode.KeepAspectRatio)
+
+    def actual_size(self) -> None:
+        self._fit = False
+        self.resetTransform()
+
+    def zoom_by(self, factor: float) -> None:
+        self._fit = False
+        factor = min(max(self.zoom * factor, self.MIN_ZOOM), self.MAX_ZOOM) / self.zoom
+        self.scale(factor, factor)
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt names)
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(1.25 ** steps)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self._fit:
+            self.fit()
+
+    # -- drag and drop ------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        mime = event.mimeData()
+        if mime.hasUrls() or mime.hasImage():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        self.dropped.emit(event.mimeData())
+        event.acceptProposedAction()
