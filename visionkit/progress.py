@@ -1,52 +1,70 @@
-"""A dependency-free progress bar on stderr, drawn only when stderr is a terminal."""
+"""A dependency-free progress bar on stderr, drawn only when stderr is a terminal.
+
+Used by long CLI work (predict over many inputs, training epochs, data generation). On a
+non-terminal nothing is drawn, so logs and CI output stay clean; ``close(line)`` still prints
+its closing line there.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 class Progress:
-    """``with Progress(total, "predict") as bar: bar.update(1, note="loss 0.3")``."""
+    """``with Progress(total, "predict") as bar: bar.update(1, loss=0.3)``.
 
-    def __init__(self, total: int | None, desc: str = "", *, stream: TextIO | None = None,
-                 enabled: bool | None = None, min_interval: float = 0.1) -> None:
+    ``total`` may be None (unknown length: a count and a rate are shown). ``enabled=False``
+    silences everything, the closing line included.
+    """
+
+    def __init__(self, total: int | None, desc: str = "", *, enabled: bool = True,
+                 stream: TextIO | None = None, min_interval: float = 0.2) -> None:
         self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.total, self.desc, self.count, self.note = total, desc, 0, ""
-        self._start = time.perf_counter()
+        self.enabled = enabled
+        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.total, self.desc, self.count = total, desc, 0
+        self._start = time.monotonic()
         self._last = 0.0
         self._interval = min_interval
 
-    def update(self, n: int = 1, note: str | None = None) -> None:
+    def update(self, n: int = 1, **info: Any) -> None:
+        """Advance by ``n``; ``info`` (e.g. ``loss=0.31``) is shown after the bar."""
         self.count += n
-        if note is not None:
-            self.note = note
-        now = time.perf_counter()
-        if self.enabled and (now - self._last >= self._interval or self.count == self.total):
+        now = time.monotonic()
+        if self.tty and (now - self._last >= self._interval or self.count == self.total):
             self._last = now
-            self._draw(now)
+            self._draw(now, " ".join(f"{k} {_fmt(v)}" for k, v in info.items()))
 
-    def _draw(self, now: float) -> None:
+    def _draw(self, now: float, extra: str) -> None:
         elapsed = now - self._start
         rate = self.count / elapsed if elapsed > 0 else 0.0
         if self.total:
-            frac = min(1.0, self.count / self.total)
-            bar = "#" * int(frac * 24)
+            done = int(24 * min(1.0, self.count / self.total))
             eta = (self.total - self.count) / rate if rate > 0 else 0.0
-            line = f"{self.desc} [{bar:<24}] {self.count}/{self.total} {rate:.1f}/s eta {eta:.0f}s"
+            line = f"{self.desc} [{'#' * done}{'.' * (24 - done)}] {self.count}/{self.total} {elapsed:.0f}s eta {eta:.0f}s"
         else:
-            line = f"{self.desc} {self.count} {rate:.1f}/s"
-        if self.note:
-            line += f"  {self.note}"
-        self.stream.write("\r" + line[:160].ljust(80))
+            line = f"{self.desc} {self.count} done, {rate:.1f}/s"
+        self.stream.write(f"\r{line} {extra}".rstrip() + "\x1b[K")
         self.stream.flush()
 
-    def close(self) -> None:
-        if self.enabled and self.count:
-            self._draw(time.perf_counter())
-            self.stream.write("\n")
+    def clear(self) -> None:
+        """Erase the bar so that a message can be printed on a clean line."""
+        if self.tty:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+    def close(self, line: str = "") -> None:
+        if not self.enabled:
+            return
+        self.clear()
+        if line:
+            self.stream.write(line + "\n")
             self.stream.flush()
 
     def __enter__(self) -> "Progress":

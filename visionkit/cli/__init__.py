@@ -20,7 +20,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import data_cmd, models_cmd, plugins_cmd, predict_cmd, train_cmd
+    from . import data_cmd, gui_cmd, models_cmd, plugins_cmd, predict_cmd, train_cmd
 
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: otherwise a subcommand's default would overwrite `visionkit --debug predict ...`
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"visionkit {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (predict_cmd, models_cmd, plugins_cmd, data_cmd, train_cmd):
+    for module in (predict_cmd, models_cmd, plugins_cmd, data_cmd, train_cmd, gui_cmd):
         module.register(sub, common)
     return parser
 

@@ -93,14 +93,15 @@ def run(args: argparse.Namespace) -> int:
     total = source.expected_length
     stream = pipeline.stream(source)
     # a bar only where there is something to wait for: several inputs, or a video/camera
-    with Progress(total, "predict", enabled=sys.stderr.isatty() and total != 1) as bar:
+    with Progress(total, "predict", enabled=total != 1) as bar:
         try:
             for result in stream:
                 done += 1
                 bar.update(1)
                 if not result.ok:
                     failed += 1
-                    sys.stderr.write(("\r" if bar.enabled else "") + f"error: {result.error}\n")
+                    bar.clear()
+                    sys.stderr.write(f"error: {result.error}\n")
                 if result.results:
                     if json_out:
                         json_out.write(result)

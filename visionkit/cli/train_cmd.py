@@ -1,0 +1,124 @@
+"""``visionkit train classify`` (backbone pre-training + classify head) and
+``visionkit export CHECKPOINT --out DIR`` (re-export a training checkpoint to ONNX).
+
+torch is imported only inside :func:`run`/:func:`run_export` (the ``[train]`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from ..errors import InputError, ModelError, UsageError, require
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | None = None) -> None:
+    parents = [common] if common is not None else []
+    p = sub.add_parser("train", parents=parents, help="train models (needs the [train] extra)",
+                       description="Train models with the seeded recipes of the built-in tasks.")
+    tasks = p.add_subparsers(dest="task", metavar="TASK")
+    tasks.required = True
+    c = tasks.add_parser(
+        "classify", parents=parents,
+        help="pre-train the backbone with a classify head; export both to ONNX",
+        description="Train backbone + classify head on ShapeWorld (or an ImageFolder given with "
+                    "--data), test on a held-out set, export <name>_backbone.onnx and "
+                    "<name>_classify.onnx with model cards. Defaults reproduce the bundled models.",
+        epilog="examples:\n"
+               "  visionkit train classify --out assets/models --seed 0     # the bundled models\n"
+               "  visionkit train classify --data photos/ --out runs/mine  # photos/<label>/*.jpg",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    c.add_argument("--out", default="runs/classify", metavar="DIR", help="output folder (default: runs/classify)")
+    c.add_argument("--seed", type=int, default=0, help="seed of data, init and order (default: 0)")
+    c.add_argument("--data", metavar="DIR", help="ImageFolder DIR/<label>/<image> instead of ShapeWorld")
+    recipe = "(default: the bundled-model recipe)"
+    c.add_argument("--epochs", type=int, default=None, help=f"training epochs {recipe}")
+    c.add_argument("--n-train", type=int, default=None, help=f"ShapeWorld training images {recipe}")
+    c.add_argument("--n-val", type=int, default=None, help=f"ShapeWorld validation images {recipe}")
+    c.add_argument("--n-test", type=int, default=None, help=f"ShapeWorld held-out test images {recipe}")
+    c.add_argument("--batch-size", type=int, default=None, help=recipe)
+    c.add_argument("--lr", type=float, default=None, help=f"peak learning rate {recipe}")
+    c.add_argument("--optimizer", choices=("sgd", "adamw"), default=None, help=recipe)
+    c.add_argument("--size", type=int, default=128, help="input side in pixels (default: 128)")
+    c.add_argument("--arch", default=None, help="backbone: resnet_mini (default), resnet18, resnet50, ...")
+    c.add_argument("--patience", type=int, default=None, help="early-stopping patience in epochs")
+    c.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    c.add_argument("--json", action="store_true", help="print the summary as JSON")
+    c.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    c.set_defaults(func=run)
+
+    e = sub.add_parser("export", parents=parents, help="export a training checkpoint (.pt) to ONNX",
+                       description="Write <name>_backbone.onnx and <name>_classify.onnx from a checkpoint "
+                                   "that 'visionkit train classify' saved.")
+    e.add_argument("checkpoint", metavar="CHECKPOINT", help="the .pt file")
+    e.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    e.add_argument("--quiet", "-q", action="store_true")
+    e.set_defaults(func=run_export)
+
+
+def _command() -> str:
+    prog = Path(sys.argv[0]).name
+    args = sys.argv[1:]
+    return shlex.join(["visionkit", *args]) if prog in ("visionkit", "__main__.py") else shlex.join(sys.argv)
+
+
+_RECIPE_FLAGS = ("epochs", "n_train", "n_val", "n_test", "batch_size", "lr", "optimizer", "arch")
+
+
+def run(args: argparse.Namespace) -> int:
+    for flag in ("epochs", "n_train", "n_val", "n_test", "batch_size"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UsageError(f"--{flag.replace('_', '-')} must be at least 1, not {value}")
+    if args.lr is not None and args.lr <= 0:
+        raise UsageError("--lr must be positive")
+    if args.size < 32 or args.size % 32:
+        raise UsageError(f"--size must be a multiple of 32 (the backbone's stride), not {args.size}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads must be at least 1")
+    if args.data is not None and not Path(args.data).is_dir():
+        raise InputError(f"{args.data}: no such folder")
+    require("torch", "train")
+    require("onnx", "train")
+    from ..nn.backbones import ARCHS
+
+    if args.arch is not None and args.arch not in ARCHS:
+        raise UsageError(f"unknown --arch {args.arch!r}; choose from {', '.join(ARCHS)}")
+    from visionkit.plugins.classify.train import train_classify
+
+    given = {k: getattr(args, k) for k in _RECIPE_FLAGS if getattr(args, k) is not None}
+    result = train_classify(
+        args.out, seed=args.seed, size=args.size, threads=args.threads, data_dir=args.data,
+        progress=not args.quiet, patience=args.patience, command=_command(), **given,
+    )
+    m = result["metrics"]
+    if args.json:
+        print(json.dumps({k: result[k] for k in ("backbone", "head", "checkpoint", "metrics", "seconds")},
+                         indent=2))
+    else:
+        print(f"top-1 {100 * m['top1']:.2f}% on {m['test_n']} held-out images"
+              + (f" (seed {m['test_seed']})" if "test_seed" in m else "")
+              + f"; wrote {result['backbone']}, {result['head']} in {result['seconds']:.0f}s")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    path = Path(args.checkpoint)
+    if not path.is_file():
+        raise InputError(f"{path}: no such checkpoint")
+    torch = require("torch", "train")
+    require("onnx", "train")
+    from visionkit.plugins.classify.train import export_checkpoint
+
+    try:
+        ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
+        if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "arch" not in ckpt:
+            raise ValueError("not a visionkit training checkpoint")
+    except Exception as exc:  # unpickling errors come in many types
+        raise ModelError(f"{path}: cannot read checkpoint ({exc})") from None
+    result = export_checkpoint(ckpt, args.out, progress=not args.quiet)
+    print(f"wrote {result['backbone']} (hash {result['backbone_card'].hash}) and {result['head']}")
+    return 0
