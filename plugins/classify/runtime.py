@@ -12,9 +12,9 @@ from visionkit.tasks import Task, TaskInputs
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
-    z = x - x.max()
-    e = np.exp(z)
-    return e / e.sum()
+    e = np.exp(x - x.max())
+    e /= e.sum()
+    return e
 
 
 class ClassifyTask(Task):
@@ -41,11 +41,15 @@ class ClassifyTask(Task):
             )
         probs = softmax(scores) if self.card.output == "logits" else scores
         k = min(int(self.options["topk"]), probs.size)
-        top = np.argpartition(-probs, k - 1)[:k]
-        top = top[np.argsort(-probs[top], kind="stable")]
+        # a full sort is cheaper than argpartition + argsort until classes number thousands
+        top = (np.argsort(-probs, kind="stable") if probs.size <= 4096
+               else np.argpartition(-probs, k - 1)[:k])[:k]
+        if probs.size > 4096:
+            top = top[np.argsort(-probs[top], kind="stable")]
+        ids = top.tolist()
         return Classification(
-            class_ids=tuple(int(i) for i in top),
-            labels=tuple(labels[i] if labels else str(int(i)) for i in top),
-            scores=tuple(float(probs[i]) for i in top),
+            class_ids=tuple(ids),
+            labels=tuple(labels[i] for i in ids) if labels else tuple(str(i) for i in ids),
+            scores=tuple(probs[top].tolist()),
             probabilities=probs,
         )

@@ -30,7 +30,7 @@ from visionkit.cards import InputSpec
 from visionkit.data.shapeworld import CLASSES, classify_dataset
 from visionkit.nn.augment import Augment, normalize, to_float
 from visionkit.nn.backbones import ARCHS, Backbone
-from visionkit.nn.export import export_backbone, export_head, provenance, verify_onnx
+from visionkit.nn.export import PixelInput, export_backbone, export_head, provenance, verify_onnx
 from visionkit.nn.trainer import ArrayBatches, TrainConfig, fit
 
 from .head import AuxSegHead, ClassifierNet, ClassifyHead
@@ -228,14 +228,16 @@ def export_checkpoint(ckpt: str | Path | Mapping[str, Any], out_dir: str | Path,
     # Shorter side to `size`, then a centre crop: training scenes are square, and on 4:3
     # ShapeWorld scenes this keeps top-1 at 98 % where stretching (circles become ellipses)
     # gives 96 % and letterboxing (shapes shrink) 79 % (assets/models/README.md).
-    spec = InputSpec(size=(size, size), layout="NCHW", dtype="float32", channel_order="rgb",
-                     scale=1.0 / 255.0, mean=tuple(ckpt["mean"]), std=tuple(ckpt["std"]), resize=size)
-    backbone = Backbone(model.backbone)
+    # The exported graph takes uint8 RGB pixels and normalises inside (PixelInput).
+    spec = InputSpec(size=(size, size), layout="NHWC", dtype="uint8", channel_order="rgb",
+                     scale=1.0, resize=size)
+    backbone = PixelInput(Backbone(model.backbone), mean=ckpt["mean"], std=ckpt["std"])
     bb_path, head_path = out / f"{name}_backbone.onnx", out / f"{name}_classify.onnx"
     bb_card = export_backbone(
         backbone, bb_path, name=f"{name}_backbone", input=spec, metrics=metrics, provenance=prov,
         options={"arch": ckpt["arch"], "parameters": n_params,
-                 "channels": dict(model.backbone.feature_channels)},
+                 "channels": dict(model.backbone.feature_channels),
+                 "normalization_in_graph": {"scale": 1 / 255, "mean": list(ckpt["mean"]), "std": list(ckpt["std"])}},
     )
     c5 = model.backbone.feature_channels["c5"]
     hw = size // 32
@@ -246,8 +248,8 @@ def export_checkpoint(ckpt: str | Path | Mapping[str, Any], out_dir: str | Path,
     )
     # onnxruntime must compute what torch computes
     sample, _ = classify_dataset(2, 987_654, size)
+    err_bb = verify_onnx(bb_path, backbone, {"image": np.ascontiguousarray(sample)})
     image = _prepare(torch.from_numpy(sample), None, None).contiguous().numpy()
-    err_bb = verify_onnx(bb_path, backbone, {"image": image})
     with torch.no_grad():
         feat = model.backbone.forward_features(torch.from_numpy(image))["c5"].numpy()
     err_head = verify_onnx(head_path, model.head, {"c5": feat})
