@@ -479,3 +479,14 @@ def test_chain_with_a_camera_has_no_length():
     assert source.live and source.expected_length is None
     source.close()
     assert camera.released
+
+
+
+def test_a_missing_camera_is_named_once_in_the_stream():
+    from visionkit.sources import open_sources
+
+    def no_camera(spec, **options):
+        raise InputError(f"webcam:{spec}: no camera at index {spec}")
+
+    [item] = list(open_sources(["9"], opener=no_camera))
+    assert str(item) == "webcam:9: no camera at index 9"

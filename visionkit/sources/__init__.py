@@ -67,8 +67,13 @@ def open_builtin(spec: Any, *, recursive: bool = False) -> Source:
 
 
 def _spec_name(spec: Any) -> str:
+    """The name a spec's Source would have, so an error about it names it the same way."""
     if isinstance(spec, (str, os.PathLike)):
-        return os.fsdecode(os.fspath(spec))
+        path = os.fsdecode(os.fspath(spec))
+        camera = _CAMERA_SPEC.fullmatch(path)
+        if camera or (path.isdigit() and not os.path.exists(path)):
+            return f"webcam:{int(camera[1] if camera else path)}"
+        return path
     if isinstance(spec, (np.ndarray, list, tuple)):
         return "array"
     return f"webcam:{spec}" if isinstance(spec, int) else repr(spec)
