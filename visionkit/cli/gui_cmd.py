@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UsageError
+from .model_args import add_model_option, split_models, task_of
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -26,8 +27,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="image, folder, glob, video or webcam index to open at start")
     p.add_argument("--tasks", "--task", "-t", default=None,
                    help="tasks to turn on, comma-separated (default: those of the last session)")
-    p.add_argument("--model", "-m", action="append", default=[], metavar="[TASK=]PATH",
-                   help="model for the task (repeat as TASK=PATH for several tasks)")
+    add_model_option(p)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
                    help="where models run (default: as last session, else auto)")
     p.add_argument("--screenshot", metavar="OUT.png",
@@ -38,16 +38,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import require
-    from .predict_cmd import _default_tasks, _split_models
 
     require("PySide6", "gui")
-    single, by_task = _split_models(args.model)
-    if single is not None and by_task:
-        raise UsageError("mix of --model PATH and --model TASK=PATH; use TASK=PATH for all")
+    single, by_task = split_models(args.model)
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     if single is not None:
         if tasks is None:
-            tasks = [_default_tasks(single, None)]
+            tasks = [task_of(single)]
         if len(tasks) != 1:
             raise UsageError("--model PATH names one model; with several tasks use --model TASK=PATH")
         by_task = {tasks[0]: single}

@@ -69,7 +69,13 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def run_card(args: argparse.Namespace) -> int:
-    from ..cards import ORT_TYPES, InputSpec, ModelCard, check_against_inputs, write_sidecar
+    from ..cards import (
+        ORT_TYPES,
+        InputSpec,
+        ModelCard,
+        check_against_inputs,
+        write_sidecar,
+    )
     from ..labels import load_labels
     from ..runtime import CPU, open_session
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..errors import UsageError
+from .model_args import add_model_option, split_models, task_of
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -26,8 +26,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="image, folder, glob, video, webcam index (0, 1, ...)")
     p.add_argument("--task", "-t", default=None,
                    help="task(s), comma-separated (default: the --model card's task, else classify)")
-    p.add_argument("--model", "-m", action="append", default=[], metavar="[TASK=]PATH",
-                   help="model for the task (repeat as TASK=PATH for several tasks)")
+    add_model_option(p)
     p.add_argument("--backbone", metavar="PATH", help="backbone for head models (default: beside the head, or bundled)")
     p.add_argument("--card", metavar="PATH", help="card file for --model (default: its sidecar or embedded card)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -39,25 +38,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=run)
 
 
-def _split_models(values: list[str]) -> tuple[str | None, dict[str, str]]:
-    single, by_task = None, {}
-    for value in values:
-        task, sep, path = value.partition("=")
-        if sep and task and not Path(value).exists():
-            by_task[task] = path
-        elif single is None:
-            single = value
-        else:
-            raise UsageError("several --model values: write them as TASK=PATH")
-    return single, by_task
-
-
 def _default_tasks(model: str | None, card: str | None) -> str:
-    if model is None:
-        return "classify"
-    from ..runtime import load_model
-
-    return load_model(model, device="cpu", card=card).card.task
+    return "classify" if model is None else task_of(model, card)
 
 
 def _options(args: argparse.Namespace, pipeline) -> None:
@@ -76,9 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from ..progress import Progress
     from ..writers import AnnotatedWriter, JsonLinesWriter
 
-    single, by_task = _split_models(args.model)
-    if single is not None and by_task:
-        raise UsageError("mix of --model PATH and --model TASK=PATH; use TASK=PATH for all")
+    single, by_task = split_models(args.model)
     tasks = args.task or (",".join(by_task) if by_task else _default_tasks(single, args.card))
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be at least 1")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import InputError, ModelError, UsageError, require
 
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | None = None) -> None:
     parents = [common] if common is not None else []
     p = sub.add_parser("train", parents=parents, help="train models (needs the [train] extra)",
