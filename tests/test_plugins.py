@@ -15,7 +15,8 @@ HOOKS = [name for name in dir(hookspecs) if name.startswith("visionkit_")]
 
 
 def test_every_hook_is_prefixed_typed_and_documented():
-    assert set(HOOKS) == {"visionkit_register_tasks", "visionkit_register_sources", "visionkit_register_panels"}
+    assert set(HOOKS) == {"visionkit_register_tasks", "visionkit_register_sources", "visionkit_register_panels",
+                          "visionkit_register_decoders"}
     for name in HOOKS:
         fn = getattr(hookspecs, name)
         sig = inspect.signature(fn)
@@ -131,3 +132,25 @@ def test_load_object_errors_are_one_line():
         load_object("no_such_module_xyz:thing")
     with pytest.raises(PluginError, match="has no attribute"):
         load_object("visionkit.errors:Nope")
+
+
+def test_register_decoders_hook_and_rollback_across_hooks():
+    from visionkit.registry import DecoderSpec
+
+    def decoders(registry):
+        registry.add(DecoderSpec(name="fam", summary="a family", factory="m:f", task="detect"))
+
+    def broken_decoders(registry):
+        raise ValueError("bad decoder")
+
+    plugins = load_plugins([
+        FakeEntryPoint("fam", plugin(visionkit_register_decoders=decoders)),
+        FakeEntryPoint("half", plugin(visionkit_register_tasks=add_task("halftask"),
+                                      visionkit_register_decoders=broken_decoders)),
+    ])
+    assert plugins.decoders.get("fam").plugin == "fam"
+    assert [d.name for d in plugins.decoders.for_task("detect")] == ["fam"]
+    assert {i.name: i.provides for i in plugins.infos}["fam"] == {"decoders": ["fam"]}
+    # the task 'half' registered before its decoder hook raised is rolled back too
+    assert "halftask" not in plugins.tasks
+    assert {i.name: i.status for i in plugins.infos}["half"] == "failed"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .registry import PanelRegistry, SourceRegistry, TaskRegistry
+    from .registry import DecoderRegistry, PanelRegistry, SourceRegistry, TaskRegistry
 
 PROJECT = "visionkit"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -68,6 +68,21 @@ def visionkit_register_panels(registry: "PanelRegistry") -> None:
 
     :param registry: the panel registry, shared by all plugins; a panel name taken by an
         earlier plugin is refused and reported as this plugin's failure.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def visionkit_register_decoders(registry: "DecoderRegistry") -> None:
+    """Add decoders that turn a model family's raw outputs into a task's result.
+
+    Call ``registry.add(DecoderSpec(name="yolox", summary=..., factory="pkg.mod:decode",
+    task="detect"))``. A third-party model whose card says ``output: "yolox"`` is then run by
+    the ``detect`` task and decoded by ``decode(outputs, inputs, card, options)``.
+
+    :param registry: the decoder registry, shared by all plugins; a name taken by an earlier
+        plugin is refused and reported as this plugin's failure.
 
     .. versionadded:: 0.1
     """

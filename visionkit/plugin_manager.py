@@ -16,7 +16,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError, UnknownTaskError
-from .registry import PanelRegistry, SourceRegistry, TaskRegistry
+from .registry import DecoderRegistry, PanelRegistry, SourceRegistry, TaskRegistry
 
 ENTRY_POINT_GROUP = "visionkit.plugins"
 DISABLE_ENV = "VISIONKIT_DISABLE_PLUGINS"
@@ -44,9 +44,15 @@ class Plugins:
         self.tasks = TaskRegistry()
         self.sources = SourceRegistry()
         self.panels = PanelRegistry()
+        self.decoders = DecoderRegistry()
         self._fill("visionkit_register_tasks", registry=self.tasks)
         self._fill("visionkit_register_sources", registry=self.sources)
         self._fill("visionkit_register_panels", registry=self.panels)
+        self._fill("visionkit_register_decoders", registry=self.decoders)
+
+    def _registries(self) -> list:
+        return [r for r in (getattr(self, n, None) for n in ("tasks", "sources", "panels", "decoders"))
+                if r is not None]
 
     @property
     def failures(self) -> list[PluginInfo]:
@@ -66,7 +72,9 @@ class Plugins:
             except Exception as exc:  # isolation: one plugin's bug must not stop the others
                 info.status = "failed"
                 info.error = f"{hook_name} raised {type(exc).__name__}: {exc}".splitlines()[0]
-                registry._drop(impl.plugin_name)  # half a registration is worse than none
+                for other in self._registries():  # half a registration is worse than none
+                    other._drop(impl.plugin_name)
+                info.provides.clear()
             finally:
                 registry._bind("")
         for info in self.infos:

@@ -49,7 +49,24 @@ class PanelSpec:
     plugin: str = ""
 
 
-E = TypeVar("E", TaskSpec, SourceSpec, PanelSpec)
+@dataclass(frozen=True)
+class DecoderSpec:
+    """Turns one model family's raw outputs into a task's result type.
+
+    A model's card names its decoder in ``output`` (e.g. ``"yolox"``); the task looks the
+    name up here. The factory is called as ``fn(outputs, inputs, card, options)`` with the
+    model's raw outputs, the frame's :class:`~visionkit.tasks.TaskInputs`, the card and the
+    task's live options, and returns the task's result.
+    """
+
+    name: str
+    summary: str
+    factory: str  # "module:function"
+    task: str  # the task whose result it returns, e.g. "detect"
+    plugin: str = ""
+
+
+E = TypeVar("E", TaskSpec, SourceSpec, PanelSpec, DecoderSpec)
 
 
 class _Registry(Generic[E]):
@@ -119,6 +136,13 @@ class PanelRegistry(_Registry[PanelSpec]):
     def for_kind(self, result_kind: str) -> PanelSpec | None:
         """The panel for a result kind (the first by name when several plugins offer one)."""
         return next((e for e in self if e.result_kind == result_kind), None)
+
+
+class DecoderRegistry(_Registry[DecoderSpec]):
+    kind = "decoder"
+
+    def for_task(self, task: str) -> list[DecoderSpec]:
+        return [d for d in self if d.task == task]
 
 
 def load_object(reference: str) -> Any:

@@ -46,6 +46,66 @@ class Classification:
 
 
 @dataclass(frozen=True)
+class Detections:
+    """Objects found in an image: boxes ``[x1, y1, x2, y2]`` in original-image pixels."""
+
+    boxes: np.ndarray  # (N, 4) float32
+    scores: np.ndarray  # (N,) float32, best first
+    class_ids: np.ndarray  # (N,) int
+    labels: tuple[str, ...]
+
+    kind: ClassVar[str] = "detections"
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def summary(self, k: int = 3) -> str:
+        if not len(self):
+            return "nothing found"
+        counts: dict[str, int] = {}
+        for label in self.labels:
+            counts[label] = counts.get(label, 0) + 1
+        return f"{len(self)} found: " + ", ".join(f"{n} {lab}" for lab, n in list(counts.items())[:k + 2])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "boxes": [[round(float(v), 2) for v in box] for box in self.boxes],
+            "scores": [round(float(s), 6) for s in self.scores],
+            "class_ids": [int(i) for i in self.class_ids],
+            "labels": list(self.labels),
+        }
+
+
+@dataclass(frozen=True)
+class SegmentationMask:
+    """A class id per pixel of the original image (0 = background)."""
+
+    label_map: np.ndarray = field(repr=False)  # (H, W) uint8
+    class_names: tuple[str, ...]  # every class the model knows, by id
+
+    kind: ClassVar[str] = "segmentation"
+
+    def areas(self) -> dict[str, int]:
+        """Pixels per class present, background (id 0) left out, largest first."""
+        counts = np.bincount(self.label_map.ravel(), minlength=len(self.class_names))
+        present = [(int(n), i) for i, n in enumerate(counts) if n and i != 0]
+        return {self._name(i): n for n, i in sorted(present, reverse=True)}
+
+    def _name(self, class_id: int) -> str:
+        return self.class_names[class_id] if class_id < len(self.class_names) else str(class_id)
+
+    def summary(self, k: int = 3) -> str:
+        areas = self.areas()
+        total = self.label_map.size
+        shown = ", ".join(f"{lab} {100 * n / total:.0f}%" for lab, n in list(areas.items())[:k])
+        return shown or "background only"
+
+    def to_dict(self) -> dict[str, Any]:
+        areas = self.areas()
+        return {"labels": list(areas), "areas": areas}
+
+
+@dataclass(frozen=True)
 class FrameResult:
     """Everything computed for one image or video frame.
 

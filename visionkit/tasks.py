@@ -10,11 +10,11 @@ timed separately.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import ModelError, UsageError
 from .preprocess import Transform
 from .runtime import OnnxModel, feature_feeds
 
@@ -62,3 +62,16 @@ class Task:
     def decode(self, outputs: list[np.ndarray], inputs: TaskInputs) -> Any:
         """Turn raw outputs into this task's result type."""
         raise NotImplementedError
+
+    def load_decoder(self) -> Callable[..., Any]:
+        """The decoder a plugin registered under the card's ``output`` name, for this task."""
+        from .plugin_manager import get_plugins
+        from .registry import load_object
+
+        decoders = get_plugins().decoders
+        name = self.card.output
+        if name not in decoders or decoders.get(name).task != self.name:
+            known = ", ".join(d.name for d in decoders.for_task(self.name)) or "none"
+            raise ModelError(f"{self.model.path.name}: card output {name!r} names no {self.name} "
+                             f"decoder (installed: {known})")
+        return load_object(decoders.get(name).factory)

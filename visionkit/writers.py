@@ -20,7 +20,7 @@ import numpy as np
 from .errors import InputError
 from .imageio import VIDEO_EXTENSIONS, write_image
 from .render import render
-from .results import FrameResult
+from .results import FrameResult, SegmentationMask
 
 
 class JsonLinesWriter:
@@ -44,7 +44,11 @@ def _stem(source: str) -> str:
 
 
 class AnnotatedWriter:
-    """Annotated stills as ``DIR/<stem>.png``; frames of a video or camera as ``DIR/<stem>.mp4``."""
+    """Annotated stills as ``DIR/<stem>.png``; frames of a video or camera as ``DIR/<stem>.mp4``.
+
+    A still's segmentation is also written as ``DIR/<stem>_mask.png``: uint8 class ids at the
+    image's size, 0 = background (the label-map format ShapeWorld's COCO export uses too).
+    """
 
     def __init__(self, out_dir: str | Path, fps: float = 25.0) -> None:
         self.out_dir = Path(out_dir)
@@ -74,6 +78,13 @@ class AnnotatedWriter:
             path = self._unique(_stem(result.source), ".png")
             write_image(path, canvas)
             self.written.append(path)
+            for res in result.results.values():
+                if isinstance(res, SegmentationMask):
+                    mask_path = path.with_name(f"{path.stem}_mask.png")
+                    if not cv2.imwrite(str(mask_path), res.label_map):
+                        raise InputError(f"{mask_path}: cannot write the mask")
+                    self.written.append(mask_path)
+                    break
             return
         writer = self._videos.get(result.source)
         if writer is None:

@@ -29,7 +29,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "      --resize 256 --crop 224 --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225\n"
         "example (Caffe-style SqueezeNet: BGR, raw 0-255, softmax output):\n"
         "  visionkit models card squeezenet.onnx --task classify --labels labels.txt \\\n"
-        "      --channel-order bgr --scale 1 --output probs",
+        "      --channel-order bgr --scale 1 --output probs\n"
+        "example (YOLOX detector: BGR 0-255, letterbox padded at the top left):\n"
+        "  visionkit models card yolox_nano_416x416.onnx --task detect --labels coco.names \\\n"
+        "      --channel-order bgr --scale 1 --letterbox topleft --output yolox",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     card.add_argument("model", help="the .onnx file")
@@ -41,10 +44,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     card.add_argument("--std", default="1,1,1", help="per-channel std after scaling")
     card.add_argument("--resize", type=int, help="resize the shorter side to N, then centre-crop")
     card.add_argument("--crop", type=int, help="centre-crop size (default: the model input size)")
-    card.add_argument("--letterbox", action="store_true", help="keep aspect ratio and pad instead")
+    card.add_argument("--letterbox", nargs="?", const="center", choices=("center", "topleft"),
+                      help="keep the aspect ratio and pad, the image centred (default) or at the top left")
+    card.add_argument("--pad-value", type=float, default=114.0, help="letterbox padding value (default 114)")
     card.add_argument("--size", help="input HxW when the model leaves it dynamic, e.g. 224x224")
     card.add_argument("--layout", choices=("NCHW", "NHWC"), help="default: read from the model")
-    card.add_argument("--output", default="logits", help="logits | probs (classify)")
+    card.add_argument("--output", default="logits",
+                      help="classify: logits | probs; other tasks: a decoder (see `visionkit plugins`), e.g. yolox")
     card.add_argument("--name", help="model name (default: the file name)")
     card.add_argument("--out", help="where to write (default: MODEL.card.json beside the model)")
     card.set_defaults(func=run_card)
@@ -66,6 +72,20 @@ def _size(text: str) -> tuple[int, int]:
     except ValueError:
         raise UsageError(f"--size takes HxW like 224x224, not {text!r}") from None
     return h, w
+
+
+def _check_output(task: str, output: str) -> None:
+    """Refuse now an output the task could not decode later."""
+    from ..plugin_manager import get_plugins, require_task
+
+    require_task(task)
+    if task == "classify":
+        if output not in ("logits", "probs"):
+            raise UsageError(f"classify models output logits or probs, not {output!r}")
+        return
+    decoders = [d.name for d in get_plugins().decoders.for_task(task)]
+    if output not in decoders:
+        raise UsageError(f"no {task} decoder named {output!r} (installed: {', '.join(decoders) or 'none'})")
 
 
 def run_card(args: argparse.Namespace) -> int:
@@ -105,7 +125,9 @@ def run_card(args: argparse.Namespace) -> int:
     scale = args.scale if args.scale is not None else (1.0 if dtype in ("uint8", "int8") else 1 / 255)
     spec = InputSpec(size=size, layout=layout, dtype=dtype, channel_order=args.channel_order,
                      scale=scale, mean=_triple(args.mean, "--mean"), std=_triple(args.std, "--std"),
-                     resize=args.resize, crop=args.crop, letterbox=args.letterbox, name=first.name)
+                     resize=args.resize, crop=args.crop, letterbox=args.letterbox is not None,
+                     letterbox_align=args.letterbox or "center", pad_value=args.pad_value, name=first.name)
+    _check_output(args.task, args.output)
     labels = tuple(load_labels(args.labels)) if args.labels else ()
     card = ModelCard(task=args.task, name=args.name or path.stem, input=spec, labels=labels,
                      output=args.output, provenance={"card": "written by visionkit models card"})

@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
     p.add_argument("--topk", type=int, default=None, help="classes to report per image (classify)")
+    p.add_argument("--score", type=float, default=None, help="lowest score kept, 0-1 (detect)")
+    p.add_argument("--iou", type=float, default=None, help="NMS overlap threshold, 0-1 (detect)")
     p.add_argument("--json", action="store_true", help="one JSON object per frame on stdout")
     p.add_argument("--save", metavar="DIR", help="write annotated images/videos to DIR")
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
@@ -42,15 +44,20 @@ def _default_tasks(model: str | None, card: str | None) -> str:
     return "classify" if model is None else task_of(model, card)
 
 
+#: generic flags, each applied to every chosen task that has an option of that name
+TASK_FLAGS = ("topk", "score", "iou")
+
+
 def _options(args: argparse.Namespace, pipeline) -> None:
-    """Apply generic flags (--topk) to every task that has that option."""
-    if args.topk is None:
-        return
-    takers = [n for n, t in pipeline.tasks.items() if "topk" in t.default_options]
-    if not takers:
-        raise UsageError("--topk applies to none of the chosen tasks")
-    for name in takers:
-        pipeline.set_options(name, topk=args.topk)
+    for flag in TASK_FLAGS:
+        value = getattr(args, flag)
+        if value is None:
+            continue
+        takers = [n for n, t in pipeline.tasks.items() if flag in t.default_options]
+        if not takers:
+            raise UsageError(f"--{flag} applies to none of the chosen tasks")
+        for name in takers:
+            pipeline.set_options(name, **{flag: value})
 
 
 def run(args: argparse.Namespace) -> int:

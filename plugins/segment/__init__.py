@@ -1,0 +1,38 @@
+"""Semantic segmentation: a class per pixel.
+
+Layout: ``runtime.py`` is the task; ``decoders.py`` maps per-pixel class scores (DeepLabV3's
+NHWC logits today; the FCN head on the shared backbone joins it) back onto the original image;
+``panel.py`` is the desktop app's class-area table (Qt, imported only by the GUI).
+"""
+
+from visionkit.hookspecs import hookimpl
+from visionkit.registry import DecoderSpec, PanelSpec, TaskSpec
+
+
+@hookimpl
+def visionkit_register_tasks(registry):
+    registry.add(TaskSpec(
+        name="segment",
+        summary="a class for every pixel (third-party models through decoders, e.g. DeepLabV3)",
+        factory="visionkit.plugins.segment.runtime:SegmentTask",
+    ))
+
+
+@hookimpl
+def visionkit_register_decoders(registry):
+    registry.add(DecoderSpec(
+        name="deeplab",
+        summary="per-pixel class scores (NHWC or NCHW, any resolution), argmax, mapped to the image",
+        factory="visionkit.plugins.segment.decoders:decode_class_scores",
+        task="segment",
+    ))
+
+
+@hookimpl
+def visionkit_register_panels(registry):
+    registry.add(PanelSpec(
+        name="segmentation",
+        summary="classes present with their colours and areas",
+        factory="visionkit.plugins.segment.panel:SegmentationPanel",
+        result_kind="segmentation",
+    ))
