@@ -2,12 +2,14 @@
 
 Overlays are drawn by :func:`visionkit.render.render` (the same painters as
 ``visionkit predict --save``), restricted to the tasks whose layer is on; toggling a layer
-redraws the last result without running anything again.
+redraws the last result without running anything again. ``highlight`` (``{task: index}``,
+set by the result panels through the panel host) is passed on to the painters, so a clicked
+detection is drawn emphasised; highlights of hidden layers are kept but not drawn.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 from PySide6.QtCore import QMimeData, Qt, Signal
@@ -55,13 +57,35 @@ class ImageCanvas(QGraphicsView):
         self.setAcceptDrops(True)
         self.result: FrameResult | None = None
         self.hidden: set[str] = set()
+        self.highlight: dict[str, int] = {}  # task -> index of the item to emphasise
         self.rendered: np.ndarray | None = None  # what is on show, overlays included
         self._fit = True
 
     # -- content ------------------------------------------------------------------------------
-    def show_result(self, result: FrameResult) -> None:
+    def show_result(self, result: FrameResult, highlight: Mapping[str, int] | None = None) -> None:
+        """Show a new frame; ``highlight`` replaces the highlights where given (else kept)."""
         self.result = result
+        if highlight is not None:
+            self.highlight = dict(highlight)
         self.redraw()
+
+    def set_highlight(self, highlight: Mapping[str, int] | None) -> None:
+        """Emphasise one item per task (``{task: index}``; empty or None: none) and redraw."""
+        highlight = dict(highlight or {})
+        if highlight != self.highlight:
+            self.highlight = highlight
+            self.redraw()
+
+    def drawn_highlight(self) -> dict[str, int]:
+        """The highlights the painters get for the result on show: visible layers, valid indices."""
+        results = self.result.results if self.result else {}
+        visible = self.visible_tasks()
+        out = {}
+        for task, index in self.highlight.items():
+            res = results.get(task)
+            if task in visible and index >= 0 and (not hasattr(res, "__len__") or index < len(res)):
+                out[task] = index
+        return out
 
     def set_hidden_layers(self, hidden: Iterable[str]) -> None:
         self.hidden = set(hidden)
@@ -80,7 +104,7 @@ class ImageCanvas(QGraphicsView):
             self.setSceneRect(self._hint.boundingRect())
             return
         self._hint.hide()
-        self.rendered = render(result, tasks=self.visible_tasks())
+        self.rendered = render(result, tasks=self.visible_tasks(), highlight=self.drawn_highlight())
         old = self._item.pixmap().size()
         self._item.setPixmap(QPixmap.fromImage(to_qimage(self.rendered)))
         if self._item.pixmap().size() != old:

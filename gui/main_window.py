@@ -83,7 +83,7 @@ class MainWindow(FileCommands, QMainWindow):
         left = self._dock("Tasks", scroll, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.panels = PanelHost(self.messages.show_message, self)
         right = self._dock("Results", self.panels, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.resizeDocks([left, right], [270, 280], Qt.Orientation.Horizontal)
+        self.resizeDocks([left, right], [270, 340], Qt.Orientation.Horizontal)  # a detection table fits
         self.status = StatusInfo(self.statusBar())
         self.action_map = build_actions(self)
         toolbar = self.addToolBar("Main")
@@ -110,6 +110,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.player.speed.connect(self.worker.set_speed)
         self.player.camera.connect(self.open_source)
         self.canvas.dropped.connect(self.open_mime)
+        self.panels.highlight_changed.connect(self.canvas.set_highlight)
 
         for name in (t for t in wanted if t not in installed):
             self.show_error(f"no plugin provides task {name!r} (installed: {', '.join(sorted(installed)) or 'none'})")
@@ -143,8 +144,8 @@ class MainWindow(FileCommands, QMainWindow):
         try:
             self.shown = shown
             result = shown.result
-            self.canvas.show_result(result)
-            self.panels.show_result(result)
+            self.panels.show_result(result)  # first: a panel may keep, move or drop its highlight
+            self.canvas.show_result(result, highlight=self.panels.highlight)
             self.status.show_result(shown)
             self.player.set_position(shown.position, shown.count)
             name = os.path.basename(result.source.rstrip("/\\")) or result.source

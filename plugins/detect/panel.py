@@ -1,0 +1,275 @@
+"""The desktop app's detection panel: a table of boxes; selecting a row highlights its box.
+
+Qt lives here and nowhere else in this plugin: only the GUI imports this module (through the
+``PanelSpec`` factory string), so ``import visionkit`` and the predict path never load PySide6.
+
+Highlight: selecting a row (click, or the Up/Down keys) emits ``highlight_requested(index)``
+with the detection's index in the result; the panel host routes it to the canvas, which draws
+that box thick and on top and dims the others. Clicking the selected row again, or an empty
+part of the table, emits ``None`` (no highlight).
+
+On a new frame the highlight follows the object, not the row number: it moves to the new
+detection of the same class that overlaps the highlighted box most (IoU at least
+:data:`FOLLOW_IOU`), so it survives a video's next frame, a re-sorted result or a changed
+threshold; when no such detection is left it is cleared.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import (QAbstractTableModel, QItemSelection, QItemSelectionModel, QModelIndex,
+                            QPersistentModelIndex, QSize, QSortFilterProxyModel, Qt, Signal)
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
+
+from visionkit.render import class_colour
+
+#: the least overlap (intersection over union) with the highlighted box for a detection of the
+#: next frame to take over the highlight
+FOLLOW_IOU = 0.3
+COLUMNS = ("#", "label", "score", "x1,\u2009y1,\u2009x2,\u2009y2")
+INDEX, LABEL, SCORE, BOX = range(4)
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+MAX_VISIBLE_ROWS = 10
+
+
+def best_match(boxes: np.ndarray, class_ids: np.ndarray, box: np.ndarray, class_id: int,
+               min_iou: float = FOLLOW_IOU) -> int | None:
+    """The index of the box of class ``class_id`` that overlaps ``box`` most, if by ``min_iou``."""
+    if not len(boxes):
+        return None
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    x1 = np.maximum(boxes[:, 0], box[0])
+    y1 = np.maximum(boxes[:, 1], box[1])
+    x2 = np.minimum(boxes[:, 2], box[2])
+    y2 = np.minimum(boxes[:, 3], box[3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    def area(b: np.ndarray) -> np.ndarray:
+        return np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
+
+    union = area(boxes) + area(np.asarray(box, np.float64)) - inter
+    iou = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    iou[np.asarray(class_ids).reshape(-1) != class_id] = -1.0
+    best = int(np.argmax(iou))
+    return best if iou[best] >= min_iou else None
+
+
+class DetectionsModel(QAbstractTableModel):
+    """One row per detection, in the result's order (row == index in the result)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.result: Any = None
+
+    def set_result(self, result: Any) -> None:
+        old = self.rowCount()
+        if result is not None and old and len(result) == old:
+            self.result = result  # same row count: keep the view's scroll position and sort
+            self.dataChanged.emit(self.index(0, 0), self.index(old - 1, len(COLUMNS) - 1))
+        else:
+            self.beginResetModel()
+            self.result = result
+            self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() or self.result is None else len(self.result)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return COLUMNS[section]
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return ("index in the result (as in --json)", "class", "confidence",
+                        "the box's corners in image pixels")[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or self.result is None:
+            return None
+        row, col, r = index.row(), index.column(), self.result
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == INDEX:
+                return str(row)
+            if col == LABEL:
+                return r.labels[row]
+            if col == SCORE:
+                return f"{float(r.scores[row]):.3f}"
+            return ",\u2009".join(str(round(float(v))) for v in r.boxes[row])  # thin spaces: it fits
+        if role == SORT_ROLE:
+            if col == INDEX:
+                return row
+            if col == LABEL:
+                return r.labels[row].casefold()
+            if col == SCORE:
+                return float(r.scores[row])
+            x1, y1, x2, y2 = (float(v) for v in r.boxes[row])
+            return (x2 - x1) * (y2 - y1)  # by area
+        if role == Qt.ItemDataRole.DecorationRole and col == LABEL:
+            return QColor(*class_colour(int(r.class_ids[row])))
+        if role == Qt.ItemDataRole.TextAlignmentRole and col != LABEL:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            x1, y1, x2, y2 = (float(v) for v in r.boxes[row])
+            return (f"#{row} {r.labels[row]} (class {int(r.class_ids[row])}), score {float(r.scores[row]):.4f}\n"
+                    f"x1 {x1:.1f}, y1 {y1:.1f}, x2 {x2:.1f}, y2 {y2:.1f} ({x2 - x1:.0f} × {y2 - y1:.0f} px)")
+        return None
+
+
+class DetectionsTable(QTableView):
+    """A row-selecting table where clicking the selected row, or below the rows, deselects."""
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if event.button() == Qt.MouseButton.LeftButton:
+            index = self.indexAt(event.position().toPoint())
+            if not index.isValid() or self.selectionModel().isRowSelected(index.row(), QModelIndex()):
+                self.selectionModel().clear()  # selection and current row: the highlight goes
+                event.accept()
+                return
+        super().mousePressEvent(event)
+
+
+class DetectionsPanel(QWidget):
+    """How many objects, and a sortable table of them (index, label, score, box)."""
+
+    #: the index (in the result) of the detection to highlight, or None for none
+    highlight_requested = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.result: Any = None
+        self.highlighted: int | None = None  # index in self.result
+        self._updating = False
+        self.summary = QLabel(self)
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+        self.model = DetectionsModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.table = DetectionsTable(self)
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(SCORE, Qt.SortOrder.DescendingOrder)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setCornerButtonEnabled(False)
+        self.table.setIconSize(QSize(10, 10))  # the class swatch
+        self.table.verticalHeader().hide()
+        rows = self.table.verticalHeader()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(self.fontMetrics().height() + 6)
+        header = self.table.horizontalHeader()
+        header.setHighlightSections(False)
+        for col in (INDEX, LABEL, SCORE):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(BOX, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(24)
+        # too narrow a dock scrolls the table sideways: keep every row visible all the same
+        self.table.horizontalScrollBar().rangeChanged.connect(lambda low, high: self._fit_height())
+        self.hint = QLabel("Click a row (or use ↑/↓) to highlight its box; click it again to clear.", self)
+        self.hint.setWordWrap(True)
+        self.hint.setEnabled(False)  # the palette's muted text
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table)
+        layout.addWidget(self.hint)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self._show_counts()
+
+    # -- what the host calls ------------------------------------------------------------------
+    def update_result(self, result: Any, frame_result: Any = None) -> None:
+        previous, before = self.result, self.highlighted
+        keep = None
+        if previous is not None and before is not None and before < len(previous):
+            keep = best_match(result.boxes, result.class_ids, np.asarray(previous.boxes[before], np.float64),
+                              int(previous.class_ids[before]))
+        self._updating = True
+        try:
+            self.result = result
+            self.model.set_result(result)
+            self._select(keep, scroll=keep != before)  # a user who scrolled away stays there
+        finally:
+            self._updating = False
+        self.highlighted = keep
+        self._show_counts()
+        if keep != before:
+            self.highlight_requested.emit(keep)
+
+    # -- for users of the panel (and tests) ---------------------------------------------------
+    def rows(self) -> list[tuple[int, str, float, tuple[float, float, float, float]]]:
+        """What the table shows, in its current order: ``(index, label, score, box)``."""
+        out = []
+        for row in range(self.proxy.rowCount()):
+            i = self.proxy.mapToSource(self.proxy.index(row, 0)).row()
+            out.append((i, self.result.labels[i], float(self.result.scores[i]),
+                        tuple(float(v) for v in self.result.boxes[i])))
+        return out
+
+    def set_highlight(self, index: int | None) -> None:
+        """Select the row of detection ``index`` (None: none), as a click would."""
+        self._select(index)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        """A click on the panel outside the table (its labels, the margins) clears the highlight."""
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._select(None)
+        super().mousePressEvent(event)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _select(self, index: int | None, scroll: bool = True) -> None:
+        selection = self.table.selectionModel()
+        if index is None or self.result is None or not 0 <= index < len(self.result):
+            selection.clear()
+            return
+        row = self.proxy.mapFromSource(self.model.index(index, 0))
+        flag = QItemSelectionModel.SelectionFlag
+        flags = flag.ClearAndSelect | flag.Rows | flag.Current
+        selection.setCurrentIndex(row, flags)
+        if scroll:
+            self.table.scrollTo(row, QAbstractItemView.ScrollHint.EnsureVisible)
+
+    def _selection_changed(self, selected: QItemSelection, deselected: QItemSelection) -> None:
+        if self._updating:
+            return
+        rows = self.table.selectionModel().selectedRows()
+        index = self.proxy.mapToSource(rows[0]).row() if rows else None
+        if index != self.highlighted:
+            self.highlighted = index
+            self.highlight_requested.emit(index)
+
+    def _show_counts(self) -> None:
+        n = len(self.result) if self.result is not None else 0
+        if self.result is None:
+            self.summary.setText("Waiting for a frame…")
+        elif not n:
+            self.summary.setText("No objects found in this frame.")
+        else:
+            counts = Counter(self.result.labels)
+            kinds = ", ".join(f"{c} {label}" for label, c in counts.most_common())
+            self.summary.setText(f"{n} object{'s' if n != 1 else ''}: {kinds}")
+        self.summary.setToolTip(self.result.summary() if n else "")
+        self.table.setVisible(bool(n))
+        self.hint.setVisible(bool(n))
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """As tall as its rows (at most :data:`MAX_VISIBLE_ROWS`), plus a sideways scroll bar."""
+        rows = min(self.model.rowCount(), MAX_VISIBLE_ROWS)
+        if not rows:
+            return
+        bar = self.table.horizontalScrollBar()
+        height = (self.table.horizontalHeader().sizeHint().height()
+                  + rows * self.table.verticalHeader().defaultSectionSize() + 2 * self.table.frameWidth()
+                  + (bar.sizeHint().height() if bar.maximum() > bar.minimum() else 0))
+        if height != self.table.height():
+            self.table.setFixedHeight(height)
