@@ -1,6 +1,6 @@
 """The canvas: the frame with the core renderer's overlays, zoom and pan, layers per task.
 
-Overlays are drawn by :func:`visionkit.render.render` (the same painters as
+Overlays are drawn by :func:`visionkit.overlays.render` (the same painters as
 ``visionkit predict --save``), restricted to the tasks whose layer is on; toggling a layer
 redraws the last result without running anything again. ``highlight`` (``{task: index}``,
 set by the result panels through the panel host) is passed on to the painters, so a clicked
@@ -16,7 +16,7 @@ from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
-from visionkit.render import render
+from visionkit.overlays import render
 from visionkit.results import FrameResult
 
 HINT = "Open an image, a folder, a video (Ctrl+O) or a camera (Ctrl+K), or drop files here"

@@ -21,7 +21,7 @@ from PySide6.QtGui import QGuiApplication
 
 from visionkit.errors import InputError, UsageError
 from visionkit.imageio import write_image
-from visionkit.render import render
+from visionkit.overlays import render
 from visionkit.results import FrameResult
 from visionkit.writers import JsonLinesWriter
 

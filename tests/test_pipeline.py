@@ -199,3 +199,14 @@ def test_memory_stays_flat_on_a_long_stream(tiny_models):
     after_long = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     assert after_long - after_warmup < 1_000_000  # 600 frames of 37 kB would be 22 MB
+
+
+def test_package_exports_are_the_documented_objects_whatever_was_imported_first():
+    import importlib
+
+    import visionkit
+
+    for name, module in visionkit._EXPORTS.items():
+        importlib.import_module(module)  # a submodule of the same name would shadow the export
+        assert getattr(visionkit, name) is getattr(importlib.import_module(module), name), name
+    assert callable(visionkit.render)

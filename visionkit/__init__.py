@@ -23,7 +23,7 @@ _EXPORTS = {
     "ModelCard": "visionkit.cards",
     "InputSpec": "visionkit.cards",
     "load_model": "visionkit.runtime",
-    "render": "visionkit.render",
+    "render": "visionkit.overlays",
     "read_image": "visionkit.imageio",
     "AnnotatedWriter": "visionkit.writers",
     "JsonLinesWriter": "visionkit.writers",

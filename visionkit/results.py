@@ -106,6 +106,38 @@ class SegmentationMask:
 
 
 @dataclass(frozen=True)
+class Keypoints:
+    """Named keypoints of each instance (e.g. a figure's joints) and the skeleton joining them."""
+
+    boxes: np.ndarray  # (N, 4) float32 [x1, y1, x2, y2], image pixels
+    scores: np.ndarray  # (N,) float32, best first
+    points: np.ndarray  # (N, K, 3) float32: x, y in image pixels, confidence 0..1
+    names: tuple[str, ...]  # the K keypoint names
+    skeleton: tuple[tuple[int, int], ...] = ()  # pairs of keypoint indices to join
+
+    kind: ClassVar[str] = "keypoints"
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def summary(self, k: int = 3) -> str:
+        if not len(self):
+            return "no instances"
+        return f"{len(self)} instance(s), {len(self.names)} keypoints each"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "instances": [
+                {"box": [round(float(v), 2) for v in box], "score": round(float(score), 6),
+                 "keypoints": [[round(float(x), 2), round(float(y), 2), round(float(c), 4)] for x, y, c in pts]}
+                for box, score, pts in zip(self.boxes, self.scores, self.points)
+            ],
+            "keypoint_names": list(self.names),
+            "skeleton": [[int(i), int(j)] for i, j in self.skeleton],
+        }
+
+
+@dataclass(frozen=True)
 class FrameResult:
     """Everything computed for one image or video frame.
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import InputError
 from .imageio import VIDEO_EXTENSIONS, write_image
-from .render import render
+from .overlays import render
 from .results import FrameResult, SegmentationMask
 
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from visionkit.render import class_colour
+from visionkit.overlays import class_colour
 
 
 class ProbabilityPanel(QWidget):

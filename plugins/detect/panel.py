@@ -25,7 +25,7 @@ from PySide6.QtCore import (QAbstractTableModel, QItemSelection, QItemSelectionM
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
-from visionkit.render import class_colour
+from visionkit.overlays import class_colour
 
 #: the least overlap (intersection over union) with the highlighted box for a detection of the
 #: next frame to take over the highlight

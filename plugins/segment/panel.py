@@ -2,7 +2,7 @@
 
 Qt lives here and nowhere else in this plugin: only the GUI imports this module (through the
 ``PanelSpec`` factory string), so ``import visionkit`` and the predict path never load PySide6.
-Each class's swatch is :func:`visionkit.render.class_colour` of its id, the colour the overlay
+Each class's swatch is :func:`visionkit.overlays.class_colour` of its id, the colour the overlay
 paints its pixels with.
 """
 
@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from visionkit.render import class_colour
+from visionkit.overlays import class_colour
 
 COLUMNS = ("class", "pixels", "% of image")
 MAX_VISIBLE_ROWS = 10

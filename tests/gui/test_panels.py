@@ -21,7 +21,7 @@ from visionkit.plugins.classify.runtime import ClassifyTask
 from visionkit.plugins.detect.panel import SCORE, DetectionsPanel, best_match
 from visionkit.plugins.segment.panel import SegmentationPanel
 from visionkit.registry import TaskSpec
-from visionkit.render import class_colour, render
+from visionkit.overlays import class_colour, render
 from visionkit.results import Detections, SegmentationMask
 
 from .conftest import _retask, wait_result

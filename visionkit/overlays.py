@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 import cv2
 import numpy as np
 
-from .results import Classification, Detections, FrameResult, SegmentationMask
+from .results import Classification, Detections, FrameResult, Keypoints, SegmentationMask
 
 #: ``fn(canvas, result, highlight=None)`` draws in place; ``highlight`` is the index of an item
 #: to emphasise (a detection the user clicked in the GUI), where the type has items
@@ -87,6 +87,30 @@ def draw_detections(canvas: np.ndarray, result: Detections, highlight: int | Non
         ty = y1 - base - 2 if y1 - th - base - 2 >= 0 else y1 + th + 2
         cv2.rectangle(canvas, (x1, ty - th - 2), (x1 + tw + 4, ty + base), colour, -1)
         cv2.putText(canvas, text, (x1 + 2, ty), FONT, scale, (0, 0, 0), max(1, thick // 2), cv2.LINE_AA)
+
+
+#: keypoints less confident than this are not drawn (nor the bones that touch them)
+KEYPOINT_MIN_CONFIDENCE = 0.3
+
+
+@painter(Keypoints)
+def draw_keypoints(canvas: np.ndarray, result: Keypoints, highlight: int | None = None) -> None:
+    """Bones as lines and joints as dots, one colour per instance; a highlighted one thicker."""
+    thick = max(1, round(2 * text_scale(canvas)))
+    for n in range(len(result)):
+        colour = class_colour(n)
+        if highlight is not None and n != highlight:
+            colour = tuple(int(c * 0.45) for c in colour)
+        width = thick * 2 if n == highlight else thick
+        pts = result.points[n]
+        visible = pts[:, 2] >= KEYPOINT_MIN_CONFIDENCE
+        for i, j in result.skeleton:
+            if visible[i] and visible[j]:
+                cv2.line(canvas, (int(pts[i, 0]), int(pts[i, 1])), (int(pts[j, 0]), int(pts[j, 1])),
+                         colour, width, cv2.LINE_AA)
+        for k in np.flatnonzero(visible):
+            cv2.circle(canvas, (int(pts[k, 0]), int(pts[k, 1])), width + 2, (255, 255, 255), -1, cv2.LINE_AA)
+            cv2.circle(canvas, (int(pts[k, 0]), int(pts[k, 1])), width + 1, colour, -1, cv2.LINE_AA)
 
 
 @painter(SegmentationMask)
