@@ -36,3 +36,34 @@ def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou: 
     keep = np.asarray(keep, dtype=np.int64).reshape(-1)
     keep = keep[np.argsort(-scores[keep], kind="stable")]
     return keep[:max_det]
+
+
+#: a highlighted item follows into the next frame when a box of its class overlaps this much
+FOLLOW_IOU = 0.3
+
+
+def iou_with(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """IoU of each of ``boxes`` (N, 4) with one ``box``, all ``[x1, y1, x2, y2]``."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    box = np.asarray(box, np.float64)
+    inter_w = np.clip(np.minimum(boxes[:, 2], box[2]) - np.maximum(boxes[:, 0], box[0]), 0, None)
+    inter_h = np.clip(np.minimum(boxes[:, 3], box[3]) - np.maximum(boxes[:, 1], box[1]), 0, None)
+    inter = inter_w * inter_h
+
+    def area(b: np.ndarray) -> np.ndarray:
+        return np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
+
+    union = area(boxes) + area(box) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def best_match(boxes: np.ndarray, class_ids: np.ndarray, box: np.ndarray, class_id: int,
+               min_iou: float = FOLLOW_IOU) -> int | None:
+    """The index of the box of class ``class_id`` that overlaps ``box`` most, if by ``min_iou``
+    (how GUI panels keep a highlighted object selected from one frame to the next)."""
+    if not len(boxes):
+        return None
+    iou = iou_with(boxes, box)
+    iou[np.asarray(class_ids).reshape(-1) != class_id] = -1.0
+    best = int(np.argmax(iou))
+    return best if iou[best] >= min_iou else None

@@ -20,41 +20,36 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import (QAbstractTableModel, QItemSelection, QItemSelectionModel, QModelIndex,
-                            QPersistentModelIndex, QSize, QSortFilterProxyModel, Qt, Signal)
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
+from visionkit.boxes import best_match
 from visionkit.overlays import class_colour
 
 #: the least overlap (intersection over union) with the highlighted box for a detection of the
 #: next frame to take over the highlight
-FOLLOW_IOU = 0.3
 COLUMNS = ("#", "label", "score", "x1,\u2009y1,\u2009x2,\u2009y2")
 INDEX, LABEL, SCORE, BOX = range(4)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 MAX_VISIBLE_ROWS = 10
-
-
-def best_match(boxes: np.ndarray, class_ids: np.ndarray, box: np.ndarray, class_id: int,
-               min_iou: float = FOLLOW_IOU) -> int | None:
-    """The index of the box of class ``class_id`` that overlaps ``box`` most, if by ``min_iou``."""
-    if not len(boxes):
-        return None
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    x1 = np.maximum(boxes[:, 0], box[0])
-    y1 = np.maximum(boxes[:, 1], box[1])
-    x2 = np.minimum(boxes[:, 2], box[2])
-    y2 = np.minimum(boxes[:, 3], box[3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    def area(b: np.ndarray) -> np.ndarray:
-        return np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
-
-    union = area(boxes) + area(np.asarray(box, np.float64)) - inter
-    iou = np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-    iou[np.asarray(class_ids).reshape(-1) != class_id] = -1.0
-    best = int(np.argmax(iou))
-    return best if iou[best] >= min_iou else None
 
 
 class DetectionsModel(QAbstractTableModel):

@@ -18,7 +18,8 @@ from PySide6.QtGui import QColor
 from visionkit import plugin_manager
 from visionkit.hookspecs import hookimpl
 from visionkit.plugins.classify.runtime import ClassifyTask
-from visionkit.plugins.detect.panel import SCORE, DetectionsPanel, best_match
+from visionkit.boxes import best_match
+from visionkit.plugins.detect.panel import SCORE, DetectionsPanel
 from visionkit.plugins.segment.panel import SegmentationPanel
 from visionkit.registry import TaskSpec
 from visionkit.overlays import class_colour, render
