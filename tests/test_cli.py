@@ -131,3 +131,14 @@ def test_predict_path_imports_neither_torch_nor_qt(tiny_models, tmp_path, solid_
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path, tiny_models, solid_image):
+    for i in range(30):
+        write_image(tmp_path / f"img{i:02d}.png", solid_image())
+    cmd = (f"{sys.executable} -m visionkit predict {tmp_path} --model {tiny_models['head']} --json "
+           "| head -1")
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True)
+    assert len(proc.stdout.splitlines()) == 1
+    assert "Error" not in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode in (0, 141)  # 141: stopped by the closed pipe, as `yes | head` is

@@ -11,6 +11,7 @@ No traceback reaches the user unless ``--debug`` is given.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -20,7 +21,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import data_cmd, gui_cmd, models_cmd, plugins_cmd, predict_cmd, train_cmd
+    from . import data_cmd, eval_cmd, gui_cmd, models_cmd, plugins_cmd, predict_cmd, train_cmd
 
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: otherwise a subcommand's default would overwrite `visionkit --debug predict ...`
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"visionkit {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (predict_cmd, models_cmd, plugins_cmd, data_cmd, train_cmd, gui_cmd):
+    for module in (predict_cmd, eval_cmd, models_cmd, plugins_cmd, data_cmd, train_cmd, gui_cmd):
         module.register(sub, common)
     return parser
 
@@ -67,6 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("visionkit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`visionkit predict ... --json | head`): stop quietly, as UNIX
+        # tools do; point stdout at /dev/null so the interpreter's final flush cannot fail
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # a bug: say so in one line, point at --debug
         if args.debug:
             raise
