@@ -17,6 +17,10 @@ What a panel class provides (see :class:`ResultPanel`):
   drop its highlight for the new frame): those emissions are collected, not sent, and the
   window reads :attr:`PanelHost.highlight` after :meth:`PanelHost.show_result`, so each frame
   is drawn once, with highlights that belong to it. A task's highlight is dropped with its panel.
+
+A panel that lists its result's items may subclass :class:`HighlightingPanel` (plugins may import
+it; see :mod:`.highlighting`): it has this contract, the summary/view/hint layout and the
+select-to-highlight, click-to-clear and follow-on-a-new-frame logic, and leaves the view to fill.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ from visionkit.registry import load_object
 from visionkit.results import FrameResult
 
 from .generic import GenericPanel
+from .highlighting import DeselectingView, HighlightingPanel
+
+__all__ = ["DeselectingView", "HighlightingPanel", "PanelHost", "ResultPanel", "highlight_signal"]
 
 
 @runtime_checkable
@@ -38,16 +45,6 @@ class ResultPanel(Protocol):
     """What the host needs of a panel widget (besides being a ``QWidget``)."""
 
     def update_result(self, result: Any, frame_result: Any = None) -> None: ...
-
-
-class HighlightingPanel(ResultPanel, Protocol):
-    """A panel that asks the canvas to emphasise one item of its task's result.
-
-    Declare ``highlight_requested = Signal(object)`` on the class and emit an ``int`` (the
-    item's index in the result) or ``None`` (no highlight).
-    """
-
-    highlight_requested: SignalInstance
 
 
 def highlight_signal(panel: object) -> SignalInstance | None:

@@ -22,24 +22,15 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import (
     QAbstractTableModel,
-    QItemSelection,
-    QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
     QSize,
     QSortFilterProxyModel,
     Qt,
-    Signal,
 )
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
-    QLabel,
-    QTableView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from visionkit.gui.panels import DeselectingView, HighlightingPanel
 
 from visionkit.boxes import best_match
 from visionkit.overlays import class_colour
@@ -116,33 +107,17 @@ class DetectionsModel(QAbstractTableModel):
         return None
 
 
-class DetectionsTable(QTableView):
+class DetectionsTable(DeselectingView, QTableView):
     """A row-selecting table where clicking the selected row, or below the rows, deselects."""
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        if event.button() == Qt.MouseButton.LeftButton:
-            index = self.indexAt(event.position().toPoint())
-            if not index.isValid() or self.selectionModel().isRowSelected(index.row(), QModelIndex()):
-                self.selectionModel().clear()  # selection and current row: the highlight goes
-                event.accept()
-                return
-        super().mousePressEvent(event)
 
-
-class DetectionsPanel(QWidget):
+class DetectionsPanel(HighlightingPanel):
     """How many objects, and a sortable table of them (index, label, score, box)."""
 
-    #: the index (in the result) of the detection to highlight, or None for none
-    highlight_requested = Signal(object)
+    hint_text = "Click a row (or use ↑/↓) to highlight its box; click it again to clear."
+    empty_text = "No objects found in this frame."
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.result: Any = None
-        self.highlighted: int | None = None  # index in self.result
-        self._updating = False
-        self.summary = QLabel(self)
-        self.summary.setWordWrap(True)
-        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+    def _build_view(self) -> DetectionsTable:
         self.model = DetectionsModel(self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
@@ -170,35 +145,7 @@ class DetectionsPanel(QWidget):
         header.setMinimumSectionSize(24)
         # too narrow a dock scrolls the table sideways: keep every row visible all the same
         self.table.horizontalScrollBar().rangeChanged.connect(lambda low, high: self._fit_height())
-        self.hint = QLabel("Click a row (or use ↑/↓) to highlight its box; click it again to clear.", self)
-        self.hint.setWordWrap(True)
-        self.hint.setEnabled(False)  # the palette's muted text
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.table)
-        layout.addWidget(self.hint)
-        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
-        self._show_counts()
-
-    # -- what the host calls ------------------------------------------------------------------
-    def update_result(self, result: Any, frame_result: Any = None) -> None:
-        previous, before = self.result, self.highlighted
-        keep = None
-        if previous is not None and before is not None and before < len(previous):
-            keep = best_match(result.boxes, result.class_ids, np.asarray(previous.boxes[before], np.float64),
-                              int(previous.class_ids[before]))
-        self._updating = True
-        try:
-            self.result = result
-            self.model.set_result(result)
-            self._select(keep, scroll=keep != before)  # a user who scrolled away stays there
-        finally:
-            self._updating = False
-        self.highlighted = keep
-        self._show_counts()
-        if keep != before:
-            self.highlight_requested.emit(keep)
+        return self.table
 
     # -- for users of the panel (and tests) ---------------------------------------------------
     def rows(self) -> list[tuple[int, str, float, tuple[float, float, float, float]]]:
@@ -210,52 +157,27 @@ class DetectionsPanel(QWidget):
                         tuple(float(v) for v in self.result.boxes[i])))
         return out
 
-    def set_highlight(self, index: int | None) -> None:
-        """Select the row of detection ``index`` (None: none), as a click would."""
-        self._select(index)
+    # -- the base class's hooks ---------------------------------------------------------------
+    def _follow(self, previous: Any, index: int | None, result: Any) -> int | None:
+        if previous is None or index is None or index >= len(previous):
+            return None
+        return best_match(result.boxes, result.class_ids, np.asarray(previous.boxes[index], np.float64),
+                          int(previous.class_ids[index]))
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        """A click on the panel outside the table (its labels, the margins) clears the highlight."""
-        if event.button() == Qt.MouseButton.LeftButton:
-            self._select(None)
-        super().mousePressEvent(event)
+    def _fill(self, result: Any, previous: Any, keep: int | None) -> None:
+        self.model.set_result(result)
 
-    # -- internals ----------------------------------------------------------------------------
-    def _select(self, index: int | None, scroll: bool = True) -> None:
-        selection = self.table.selectionModel()
-        if index is None or self.result is None or not 0 <= index < len(self.result):
-            selection.clear()
-            return
-        row = self.proxy.mapFromSource(self.model.index(index, 0))
-        flag = QItemSelectionModel.SelectionFlag
-        flags = flag.ClearAndSelect | flag.Rows | flag.Current
-        selection.setCurrentIndex(row, flags)
-        if scroll:
-            self.table.scrollTo(row, QAbstractItemView.ScrollHint.EnsureVisible)
+    def _row(self, index: int) -> QModelIndex:
+        return self.proxy.mapFromSource(self.model.index(index, 0))
 
-    def _selection_changed(self, selected: QItemSelection, deselected: QItemSelection) -> None:
-        if self._updating:
-            return
+    def _selected_item(self) -> int | None:
         rows = self.table.selectionModel().selectedRows()
-        index = self.proxy.mapToSource(rows[0]).row() if rows else None
-        if index != self.highlighted:
-            self.highlighted = index
-            self.highlight_requested.emit(index)
+        return self.proxy.mapToSource(rows[0]).row() if rows else None
 
-    def _show_counts(self) -> None:
-        n = len(self.result) if self.result is not None else 0
-        if self.result is None:
-            self.summary.setText("Waiting for a frame…")
-        elif not n:
-            self.summary.setText("No objects found in this frame.")
-        else:
-            counts = Counter(self.result.labels)
-            kinds = ", ".join(f"{c} {label}" for label, c in counts.most_common())
-            self.summary.setText(f"{n} object{'s' if n != 1 else ''}: {kinds}")
-        self.summary.setToolTip(self.result.summary() if n else "")
-        self.table.setVisible(bool(n))
-        self.hint.setVisible(bool(n))
-        self._fit_height()
+    def _count_text(self, result: Any) -> str:
+        n = len(result)
+        kinds = ", ".join(f"{c} {label}" for label, c in Counter(result.labels).most_common())
+        return f"{n} object{'s' if n != 1 else ''}: {kinds}"
 
     def _fit_height(self) -> None:
         """As tall as its rows (at most :data:`MAX_VISIBLE_ROWS`), plus a sideways scroll bar."""

@@ -24,17 +24,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QPalette
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
-    QLabel,
-    QTreeWidget,
-    QTreeWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTreeWidgetItem
+from visionkit.gui.panels import DeselectingView, HighlightingPanel
 
 from visionkit.boxes import FOLLOW_IOU, best_match
 from visionkit.overlays import KEYPOINT_MIN_CONFIDENCE, class_colour
@@ -83,38 +76,25 @@ def keypoint_name(result: Any, k: int) -> str:
     return result.names[k] if k < len(result.names) else f"keypoint {k}"
 
 
-class KeypointsTree(QTreeWidget):
+class KeypointsTree(DeselectingView, QTreeWidget):
     """A row-selecting tree where clicking the selected row, or below the rows, deselects.
 
     Clicks on an instance's expand arrow only open or close it, as in any tree.
     """
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        if event.button() == Qt.MouseButton.LeftButton:
-            pos = event.position().toPoint()
-            index = self.indexAt(pos)
-            on_arrow = index.isValid() and pos.x() < self.visualRect(index).left()
-            if not index.isValid() or (not on_arrow and self.selectionModel().isSelected(index)):
-                self.selectionModel().clear()  # selection and current row: the highlight goes
-                event.accept()
-                return
-        super().mousePressEvent(event)
+    def _clears_selection(self, index: QModelIndex, pos: QPoint) -> bool:
+        on_arrow = pos.x() < self.visualRect(index).left()
+        return not on_arrow and self.selectionModel().isSelected(index)
 
 
-class KeypointsPanel(QWidget):
+class KeypointsPanel(HighlightingPanel):
     """How many figures, and a tree of them with their keypoints (name, x, y, confidence)."""
 
-    #: the index (in the result) of the instance to highlight, or None for none
-    highlight_requested = Signal(object)
+    hint_text = ("Click a figure or one of its keypoints (or use ↑/↓) to highlight its skeleton; "
+                 "click it again to clear.")
+    empty_text = "No instances in this frame."
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.result: Any = None
-        self.highlighted: int | None = None  # index in self.result
-        self._updating = False
-        self.summary = QLabel(self)
-        self.summary.setWordWrap(True)
-        self.summary.setTextFormat(Qt.TextFormat.PlainText)
+    def _build_view(self) -> KeypointsTree:
         self.tree = KeypointsTree(self)
         self.tree.setColumnCount(len(COLUMNS))
         self.tree.setHeaderLabels(list(COLUMNS))
@@ -142,41 +122,9 @@ class KeypointsPanel(QWidget):
         for col in (X, Y, CONF):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         header.setMinimumSectionSize(24)
-        self.hint = QLabel("Click a figure or one of its keypoints (or use ↑/↓) to highlight its skeleton; "
-                           "click it again to clear.", self)
-        self.hint.setWordWrap(True)
-        self.hint.setEnabled(False)  # the palette's muted text
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.tree)
-        layout.addWidget(self.hint)
-        self.tree.selectionModel().selectionChanged.connect(self._selection_changed)
         self.tree.itemExpanded.connect(lambda item: self._fit_height())
         self.tree.itemCollapsed.connect(lambda item: self._fit_height())
-        self._show_counts()
-
-    # -- what the host calls ------------------------------------------------------------------
-    def update_result(self, result: Any, frame_result: Any = None) -> None:
-        previous, before = self.result, self.highlighted
-        keep = follow(previous, before, result)
-        current = self.tree.currentItem()
-        keypoint = None  # the keypoint row selected, if one is: the same keypoint of the new figure
-        if keep is not None and current is not None and current.parent() is not None and current.isSelected():
-            keypoint = current.parent().indexOfChild(current)
-        opened = {follow(previous, i, result) for i in range(self.tree.topLevelItemCount())
-                  if self.tree.topLevelItem(i).isExpanded()} - {None}
-        self._updating = True
-        try:
-            self.result = result
-            self._fill(result, opened)
-            self._select(keep, keypoint, scroll=keep != before)  # a user who scrolled away stays there
-        finally:
-            self._updating = False
-        self.highlighted = keep
-        self._show_counts()
-        if keep != before:
-            self.highlight_requested.emit(keep)
+        return self.tree
 
     # -- for users of the panel (and tests) ---------------------------------------------------
     def rows(self) -> list[tuple[str, list[tuple[str, ...]]]]:
@@ -188,18 +136,49 @@ class KeypointsPanel(QWidget):
             out.append((item.text(NAME), children))
         return out
 
-    def set_highlight(self, index: int | None) -> None:
-        """Select the row of instance ``index`` (None: none), as a click would."""
-        self._select(index)
+    # -- the base class's hooks ---------------------------------------------------------------
+    def _follow(self, previous: Any, index: int | None, result: Any) -> int | None:
+        return follow(previous, index, result)
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt name)
-        """A click on the panel outside the tree (its labels, the margins) clears the highlight."""
-        if event.button() == Qt.MouseButton.LeftButton:
-            self._select(None)
-        super().mousePressEvent(event)
+    def _fill(self, result: Any, previous: Any, keep: int | None) -> QModelIndex | None:
+        """Rows for ``result``; the keypoint row selected, and the instances open, follow their figures."""
+        current = self.tree.currentItem()
+        keypoint = None  # the keypoint row selected, if one is: the same keypoint of the new figure
+        if keep is not None and current is not None and current.parent() is not None and current.isSelected():
+            keypoint = current.parent().indexOfChild(current)
+        opened = {follow(previous, i, result) for i in range(self.tree.topLevelItemCount())
+                  if self.tree.topLevelItem(i).isExpanded()} - {None}
+        self._fill_items(result, opened)
+        if keypoint is None or not 0 <= keep < self.tree.topLevelItemCount():
+            return None
+        item = self.tree.topLevelItem(keep)
+        if 0 <= keypoint < item.childCount() and item.isExpanded():
+            return self.tree.indexFromItem(item.child(keypoint))
+        return None
+
+    def _row(self, index: int) -> QModelIndex:
+        return self.tree.indexFromItem(self.tree.topLevelItem(index))
+
+    def _selected_item(self) -> int | None:
+        items = self.tree.selectedItems()
+        if not items:
+            return None
+        top = items[0] if items[0].parent() is None else items[0].parent()
+        if not top.isExpanded():
+            top.setExpanded(True)  # the keypoints of the figure the user picked
+        return self.tree.indexOfTopLevelItem(top)
+
+    def _count_text(self, result: Any) -> str:
+        n = len(result)
+        points = instance_points(result)
+        low = int(np.count_nonzero(points[:, :, 2] < KEYPOINT_MIN_CONFIDENCE))
+        text = f"{n} figure{'s' if n != 1 else ''}, {points.shape[1]} keypoints each"
+        if low:
+            text += f"; {low} below {KEYPOINT_MIN_CONFIDENCE:g} confidence, not drawn"
+        return text
 
     # -- internals ----------------------------------------------------------------------------
-    def _fill(self, result: Any, opened: set[int]) -> None:
+    def _fill_items(self, result: Any, opened: set[int]) -> None:
         """Rows for ``result``, reusing the items there are (scroll position and all)."""
         tree = self.tree
         n = len(result)
@@ -243,52 +222,6 @@ class KeypointsPanel(QWidget):
                     child.setForeground(col, muted if low else QBrush())
                     child.setToolTip(col, tip)
             item.setExpanded(i in opened)
-
-    def _select(self, index: int | None, keypoint: int | None = None, scroll: bool = True) -> None:
-        selection = self.tree.selectionModel()
-        if index is None or self.result is None or not 0 <= index < self.tree.topLevelItemCount():
-            selection.clear()
-            return
-        item = self.tree.topLevelItem(index)
-        if keypoint is not None and 0 <= keypoint < item.childCount() and item.isExpanded():
-            item = item.child(keypoint)
-        flag = QItemSelectionModel.SelectionFlag
-        selection.setCurrentIndex(self.tree.indexFromItem(item), flag.ClearAndSelect | flag.Rows | flag.Current)
-        if scroll:
-            self.tree.scrollToItem(item, QAbstractItemView.ScrollHint.EnsureVisible)
-
-    def _selection_changed(self, *args: Any) -> None:
-        if self._updating:
-            return
-        items = self.tree.selectedItems()
-        index = None
-        if items:
-            top = items[0] if items[0].parent() is None else items[0].parent()
-            index = self.tree.indexOfTopLevelItem(top)
-            if not top.isExpanded():
-                top.setExpanded(True)  # the keypoints of the figure the user picked
-        if index != self.highlighted:
-            self.highlighted = index
-            self.highlight_requested.emit(index)
-
-    def _show_counts(self) -> None:
-        result = self.result
-        n = len(result) if result is not None else 0
-        if result is None:
-            self.summary.setText("Waiting for a frame…")
-        elif not n:
-            self.summary.setText("No instances in this frame.")
-        else:
-            points = instance_points(result)
-            low = int(np.count_nonzero(points[:, :, 2] < KEYPOINT_MIN_CONFIDENCE))
-            text = f"{n} figure{'s' if n != 1 else ''}, {points.shape[1]} keypoints each"
-            if low:
-                text += f"; {low} below {KEYPOINT_MIN_CONFIDENCE:g} confidence, not drawn"
-            self.summary.setText(text)
-        self.summary.setToolTip(result.summary() if n else "")
-        self.tree.setVisible(bool(n))
-        self.hint.setVisible(bool(n))
-        self._fit_height()
 
     def _fit_height(self) -> None:
         """As tall as its open rows (at most :data:`MAX_VISIBLE_ROWS`)."""
