@@ -23,11 +23,10 @@ import numpy as np
 
 from visionkit.errors import InputError
 from visionkit.imageio import VIDEO_EXTENSIONS, opencv_quiet, to_rgb8
-from visionkit.plugin_manager import get_plugins
-from visionkit.registry import load_object
+from visionkit.pipeline import open_source
 from visionkit.sources import CameraSource, Frame, FrameError, Source, open_builtin
-from visionkit.sources.files import FolderSource, GlobSource, read_frame
-from visionkit.sources.video import _BACKEND, VideoSource
+from visionkit.sources.files import FolderSource, GlobSource, ImageSource, read_frame
+from visionkit.sources.video import VIDEO_BACKEND, VideoSource
 
 
 class Media:
@@ -93,7 +92,7 @@ class VideoMedia(Media):
         self.fps = probe.fps
         self._count = probe.expected_length
         with opencv_quiet():
-            self._capture = cv2.VideoCapture(self.name, _BACKEND)
+            self._capture = cv2.VideoCapture(self.name, VIDEO_BACKEND)
         self._next = 0  # the frame the capture reads next
 
     @property
@@ -185,11 +184,7 @@ def open_media(spec: Any, *, camera_factory: Callable[[int], Any] | None = None)
     if index is not None:
         factory = {"capture_factory": camera_factory} if camera_factory is not None else {}
         return StreamMedia(CameraSource(index, **factory))
-    if isinstance(spec, str) and not os.path.exists(spec):
-        entry = get_plugins().sources.match(spec)
-        if entry is not None:  # rtsp://... and other kinds a plugin opens
-            return StreamMedia(load_object(entry.opener)(spec))
-    source = open_builtin(spec)
+    source = open_source(spec)  # plugin openers (rtsp://, ...) first, as the CLI does
     if isinstance(source, VideoSource):
         return VideoMedia(source.name)
     if isinstance(source, (FolderSource, GlobSource)):
@@ -197,4 +192,6 @@ def open_media(spec: Any, *, camera_factory: Callable[[int], Any] | None = None)
         if not paths:
             raise InputError(f"{source.name}: only videos match; open one video at a time")
         return StillList(paths, source.name)
-    return StillList([source.name], source.name)
+    if isinstance(source, ImageSource):
+        return StillList([source.name], source.name)
+    return StreamMedia(source)  # a plugin's kind of input: frames in order only

@@ -35,24 +35,27 @@ from .tasks import Task, TaskInputs
 #: smaller frames carry too little for any model here; refused with a clear message
 MIN_SIDE = 8
 _END = object()
+_IDENTITY = Transform(1.0, 1.0, 0.0, 0.0)
+
+
+def open_source(spec: Any, **options: Any) -> Source:
+    """The Source for one spec: a plugin's opener when the spec starts with one of its
+    prefixes (``rtsp://`` ...), else the built-in ones; raises InputError when it cannot open."""
+    if isinstance(spec, str):
+        entry = get_plugins().sources.match(spec)
+        if entry is not None:
+            return load_object(entry.opener)(spec, **options)
+    return open_builtin(spec, **options)
 
 
 def open_input(specs: Any, *, recursive: bool = False) -> Source:
-    """A Source for one spec or a list of them, asking plugin-registered openers first."""
-    sources = get_plugins().sources
-
-    def opener(spec: Any, **options: Any) -> Source:
-        if isinstance(spec, str):
-            entry = sources.match(spec)
-            if entry is not None:
-                return load_object(entry.opener)(spec, **options)
-        return open_builtin(spec, **options)
-
+    """A Source for one spec or a list of them (see :func:`open_source`); a spec that cannot be
+    opened becomes a FrameError in the stream, so the others still run."""
     if isinstance(specs, Source):
         return specs
     if isinstance(specs, (str, Path, int, np.ndarray)):
         specs = [specs]
-    return open_sources(list(specs), recursive=recursive, opener=opener)
+    return open_sources(list(specs), recursive=recursive, opener=open_source)
 
 
 def _parse_tasks(tasks: str | Sequence[str]) -> list[str]:
@@ -203,8 +206,7 @@ class Pipeline:
         timings["preprocess"] = (clock() - t) * 1e3
 
         features = None
-        identity = Transform(1.0, 1.0, 0.0, 0.0)
-        bb_transform = identity
+        bb_transform = _IDENTITY
         if self.backbone is not None:
             t = clock()
             tensor, bb_transform = prepared[self.backbone.card.input]

@@ -200,3 +200,18 @@ def test_best_match_needs_the_same_class_and_enough_overlap():
     assert best_match(boxes, ids, BOXES[1] + 3, 0) is None  # a cat never takes over a dog's highlight
     assert best_match(boxes, ids, BOXES[2] + 1, 0) == 2
     assert best_match(np.zeros((0, 4)), np.zeros(0), BOXES[0], 0) is None
+
+
+def test_a_frame_that_moves_the_highlight_is_drawn_once(qtbot, make_window, images, panel_tasks):
+    window = make_window(tasks=["boxes", "regions"], models={})
+    wait_result(qtbot, window, lambda: window.open_source(str(images / "img1_red.png")))
+    panel = window.panels.panels["boxes"]
+    qtbot.waitUntil(panel.table.isVisible)
+    click_row(qtbot, panel, 1)
+    drawn = []
+    real = window.canvas.redraw
+    window.canvas.redraw = lambda: drawn.append(window.canvas.result.source) or real()
+    # the dog moves from index 1 to 2: the highlight follows within this one frame
+    shown = wait_result(qtbot, window, lambda: window.open_source(str(images / "img2_green.png")))
+    assert window.canvas.highlight == {"boxes": 2}
+    assert drawn == [shown.result.source]  # once, and never the old frame with the new highlight

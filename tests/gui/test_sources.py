@@ -157,3 +157,34 @@ def test_keyboard_shortcuts(qtbot, make_window, images):
     assert abs(window.canvas.zoom - 1.25) < 1e-6
     window.zoom_fit()
     assert window.canvas.zoom != 1.25
+
+
+def make_plugin_source(spec, **options):
+    import numpy as np
+
+    from visionkit.sources import ArraySource
+
+    return ArraySource([np.full((32, 32, 3), v, np.uint8) for v in (10, 20)])
+
+
+def test_a_plugin_source_opens_as_a_stream():
+    import types
+    from importlib import metadata
+
+    from visionkit import plugin_manager
+    from visionkit.gui.media import StreamMedia, open_media
+    from visionkit.hookspecs import hookimpl
+    from visionkit.registry import SourceSpec
+
+    @hookimpl
+    def visionkit_register_sources(registry):
+        registry.add(SourceSpec(name="fake", summary="", prefixes=("fake://",),
+                                opener="tests.gui.test_sources:make_plugin_source"))
+
+    eps = metadata.entry_points(group=plugin_manager.ENTRY_POINT_GROUP)
+    plugin_manager._cached = plugin_manager.load_plugins(
+        eps, extra=[("fake", types.SimpleNamespace(visionkit_register_sources=visionkit_register_sources))])
+    media = open_media("fake://camera")
+    assert isinstance(media, StreamMedia)
+    assert [int(media.next().image[0, 0, 0]) for _ in range(2)] == [10, 20]
+    media.close()

@@ -18,7 +18,8 @@ from .base import Frame, FrameError, Source
 
 # FFmpeg reads files everywhere it exists; CAP_ANY might hand a name with "%" in it to the
 # image-sequence reader instead
-_BACKEND = cv2.CAP_FFMPEG if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG) else cv2.CAP_ANY
+#: the capture backend for files: FFmpeg where this OpenCV has it
+VIDEO_BACKEND = cv2.CAP_FFMPEG if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG) else cv2.CAP_ANY
 
 
 class VideoSource(Source):
@@ -49,7 +50,7 @@ class VideoSource(Source):
 
     def _open(self) -> cv2.VideoCapture:
         with opencv_quiet():
-            capture = cv2.VideoCapture(self.name, _BACKEND)
+            capture = cv2.VideoCapture(self.name, VIDEO_BACKEND)
         if not capture.isOpened():
             capture.release()
             try:
