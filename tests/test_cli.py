@@ -142,3 +142,14 @@ def test_a_closed_pipe_ends_quietly(tmp_path, tiny_models, solid_image):
     assert len(proc.stdout.splitlines()) == 1
     assert "Error" not in proc.stderr and "Traceback" not in proc.stderr
     assert proc.returncode in (0, 141)  # 141: stopped by the closed pipe, as `yes | head` is
+
+
+def test_task_from_the_card_does_not_load_the_model_twice(tmp_path, solid_image, capsys):
+    from visionkit import runtime
+
+    model = make_standalone_classifier(tmp_path / "m.onnx")
+    img = tmp_path / "r.png"
+    write_image(img, solid_image())
+    assert main(["predict", str(img), "--model", str(model), "--threads", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"]["classify"]["labels"][0] == "red"
+    assert len(runtime._sessions) == 1  # reading the card's task made the session the pipeline uses

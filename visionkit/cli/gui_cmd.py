@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     if single is not None:
         if tasks is None:
-            tasks = [task_of(single)]
+            tasks = [task_of(single, device=args.device or "auto")]
         if len(tasks) != 1:
             raise UsageError("--model PATH names one model; with several tasks use --model TASK=PATH")
         by_task = {tasks[0]: single}

@@ -40,8 +40,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=run)
 
 
-def _default_tasks(model: str | None, card: str | None) -> str:
-    return "classify" if model is None else task_of(model, card)
+def _default_tasks(args: argparse.Namespace, model: str | None) -> str:
+    return "classify" if model is None else task_of(model, args.card, args.device, args.threads)
 
 
 #: generic flags, each applied to every chosen task that has an option of that name
@@ -65,10 +65,10 @@ def run(args: argparse.Namespace) -> int:
     from ..progress import Progress
     from ..writers import AnnotatedWriter, JsonLinesWriter
 
-    single, by_task = split_models(args.model)
-    tasks = args.task or (",".join(by_task) if by_task else _default_tasks(single, args.card))
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be at least 1")
+    single, by_task = split_models(args.model)
+    tasks = args.task or (",".join(by_task) if by_task else _default_tasks(args, single))
     pipeline = Pipeline(tasks, model=single, models=by_task or None, backbone=args.backbone,
                         card=args.card, device=args.device, threads=args.threads)
     _options(args, pipeline)
