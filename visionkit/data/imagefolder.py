@@ -15,7 +15,10 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from ..cards import InputSpec
 from ..errors import InputError
+from ..imageio import read_image
+from ..preprocess import preprocess
 from .shapeworld import CLASSES, iter_classify
 
 __all__ = ["IMAGE_EXTENSIONS", "load_image", "load_images", "read_image_folder", "write_classify_set"]
@@ -73,16 +76,15 @@ def read_image_folder(root: str | Path) -> tuple[list[tuple[Path, int]], list[st
 
 
 def load_image(path: str | Path, size: int | tuple[int, int] | None = None) -> np.ndarray:
-    """An image file as RGB uint8; ``size`` (square side or (h, w)) stretches it to that size."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise InputError(f"{path}: cannot read image")
-    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    """An image file as RGB uint8, read and (with ``size``) resized exactly as inference will
+    see it: the core reader (EXIF orientation, alpha over white, 16-bit scaled, damaged files
+    refused) and the exported card's geometry (shorter side to ``size``, then a centre crop).
+    Training on anything else would teach the model pictures it is never shown."""
+    img = read_image(path)
     if size is not None:
         h, w = (size, size) if isinstance(size, int) else size
-        if img.shape[:2] != (h, w):
-            shrink = img.shape[0] > h and img.shape[1] > w
-            img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        spec = InputSpec(size=(h, w), layout="NHWC", dtype="uint8", scale=1.0, resize=min(h, w))
+        img = preprocess(img, spec)[0][0]
     return img
 
 
