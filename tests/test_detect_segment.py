@@ -148,3 +148,19 @@ def test_detect_options_are_checked(yolox):
         pipe.set_options("detect", iou=1.5)
     with pytest.raises(UsageError, match="no default model"):
         vk.Pipeline(["detect"])
+
+
+def test_a_model_whose_card_names_no_decoder_of_the_task_is_refused(tiny_models):
+    import onnx
+
+    import visionkit as vk
+    from visionkit.cards import METADATA_KEY
+    from visionkit.errors import ModelError
+
+    head = onnx.load(str(tiny_models["head"]))  # a classify head, relabelled as a detect model
+    card = ModelCard.from_json(head.metadata_props[0].value).with_(task="detect")
+    head.metadata_props[0].value = card.to_json()
+    assert head.metadata_props[0].key == METADATA_KEY
+    onnx.save(head, str(tiny_models["head"]))
+    with pytest.raises(ModelError, match=r"card output 'logits' names no detect decoder \(installed: yolox\)"):
+        vk.Pipeline(["detect"], model=tiny_models["head"])

@@ -75,3 +75,20 @@ class Task:
             raise ModelError(f"{self.model.path.name}: card output {name!r} names no {self.name} "
                              f"decoder (installed: {known})")
         return load_object(decoders.get(name).factory)
+
+
+class DecoderTask(Task):
+    """A task whose model outputs are read by the decoder its card names in ``output``.
+
+    Decoders come from plugins (``visionkit_register_decoders``), so one task serves every model
+    family that has one: YOLOX and a head on the shared backbone alike. A card naming no
+    decoder of this task is refused when the task is built, with the installed ones listed.
+    """
+
+    def __init__(self, model: OnnxModel, **options: Any) -> None:
+        super().__init__(model, **options)
+        self._decoder = self.load_decoder()
+
+    def decode(self, outputs: list[np.ndarray], inputs: TaskInputs) -> Any:
+        return self._decoder(outputs, inputs, self.card, self.options)
+

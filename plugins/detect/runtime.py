@@ -4,26 +4,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping
 
-import numpy as np
-
-from visionkit.errors import ModelError, UsageError
-from visionkit.results import Detections
-from visionkit.tasks import Task, TaskInputs
+from visionkit.errors import UsageError
+from visionkit.tasks import DecoderTask
 
 _LIMITS = {"score": (0.0, 1.0), "iou": (0.0, 1.0)}
 
 
-class DetectTask(Task):
+class DetectTask(DecoderTask):
     name: ClassVar[str] = "detect"
     #: score: lowest score kept; iou: NMS overlap above which the weaker box goes; max_det: cap
     default_options: ClassVar[Mapping[str, Any]] = {"score": 0.3, "iou": 0.45, "max_det": 300}
-
-    def __init__(self, model, **options: Any) -> None:
-        super().__init__(model, **options)
-        if self.card.is_head:
-            raise ModelError(f"{model.path.name}: detection heads on the shared backbone need the "
-                             "two-stage decoder, which this version of visionkit does not have")
-        self._decoder = self.load_decoder()
 
     def set_options(self, **options: Any) -> None:
         for key, (lo, hi) in _LIMITS.items():
@@ -32,6 +22,3 @@ class DetectTask(Task):
         if "max_det" in options and (not isinstance(options["max_det"], int) or options["max_det"] < 1):
             raise UsageError(f"max_det must be a positive whole number, not {options['max_det']!r}")
         super().set_options(**options)
-
-    def decode(self, outputs: list[np.ndarray], inputs: TaskInputs) -> Detections:
-        return self._decoder(outputs, inputs, self.card, self.options)
