@@ -34,22 +34,22 @@ def test_torchvision_key_names():
     assert resnet50().state_dict()["fc.weight"].shape == (1000, 2048)
 
 
-@pytest.mark.parametrize("arch,channels", [("resnet_mini", (64, 128, 256)), ("resnet18", (128, 256, 512)),
-                                           ("resnet50", (512, 1024, 2048))])
+@pytest.mark.parametrize("arch,channels", [("resnet_mini", (32, 64, 128, 256)), ("resnet18", (64, 128, 256, 512)),
+                                           ("resnet50", (256, 512, 1024, 2048))])
 def test_feature_names_strides_shapes(arch, channels):
     model = ARCHS[arch](num_classes=0).eval()
     x = torch.zeros(2, 3, 64, 96)
     with torch.no_grad():
         feats = model.forward_features(x)
-    assert list(feats) == ["c3", "c4", "c5"]
-    assert FEATURE_STRIDES == {"c3": 8, "c4": 16, "c5": 32}
+    assert list(feats) == ["c2", "c3", "c4", "c5"]
+    assert FEATURE_STRIDES == {"c2": 4, "c3": 8, "c4": 16, "c5": 32}
     for (name, f), c in zip(feats.items(), channels):
         s = FEATURE_STRIDES[name]
         assert tuple(f.shape) == (2, c, 64 // s, 96 // s)
         assert model.feature_channels[name] == c
     with torch.no_grad():
         out = Backbone(model)(x)
-    assert isinstance(out, tuple) and len(out) == 3
+    assert isinstance(out, tuple) and len(out) == 4
     assert all(torch.equal(a, b) for a, b in zip(out, feats.values()))
 
 

@@ -40,7 +40,7 @@ def test_files_and_cards(trained):
     assert not list(out.glob("*.data"))  # single files, no external weights
     bb, head = _card(bb_path), _card(head_path)
     assert bb.task == "backbone" and bb.output == "features"
-    assert bb.features == ("c3", "c4", "c5") and dict(bb.strides) == {"c3": 8, "c4": 16, "c5": 32}
+    assert bb.features == ("c2", "c3", "c4", "c5") and dict(bb.strides) == {"c2": 4, "c3": 8, "c4": 16, "c5": 32}
     # uint8 RGB pixels in; normalisation happens inside the graph
     assert bb.input.size == (64, 64) and bb.input.layout == "NHWC" and bb.input.dtype == "uint8"
     assert bb.input.channel_order == "rgb" and bb.input.scale == 1.0 and bb.input.mean == (0, 0, 0)
@@ -70,9 +70,9 @@ def test_onnxruntime_matches_torch(trained):
     bb = ort.InferenceSession(str(out / "shapeworld_backbone.onnx"), providers=["CPUExecutionProvider"])
     head = ort.InferenceSession(str(out / "shapeworld_classify.onnx"), providers=["CPUExecutionProvider"])
     assert [i.name for i in bb.get_inputs()] == ["image"]
-    assert [o.name for o in bb.get_outputs()] == ["c3", "c4", "c5"]
+    assert [o.name for o in bb.get_outputs()] == ["c2", "c3", "c4", "c5"]
     assert [i.name for i in head.get_inputs()] == ["c5"] and [o.name for o in head.get_outputs()] == ["logits"]
-    c3, c4, c5 = bb.run(None, {"image": np.ascontiguousarray(images)})  # raw uint8 NHWC pixels
+    c2, c3, c4, c5 = bb.run(None, {"image": np.ascontiguousarray(images)})  # raw uint8 NHWC pixels
     assert c3.shape[2:] == (8, 12) and c5.shape[2:] == (2, 3)
     (logits,) = head.run(None, {"c5": c5})
     with torch.no_grad():

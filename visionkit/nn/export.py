@@ -104,6 +104,8 @@ def _to_onnx(module: nn.Module, args: tuple, input_names: Sequence[str], output_
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # dynamo=False is deliberate
+            # shape checks in Python (e.g. "no regions?") are traced as constants, on purpose
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(
                 module, args, buf, input_names=list(input_names), output_names=list(output_names),
                 dynamic_axes={k: dict(v) for k, v in dynamic_axes.items()}, opset_version=OPSET,
@@ -150,7 +152,7 @@ class PixelInput(nn.Module):
 
 def export_backbone(
     model: nn.Module, path: str | Path, *, name: str, input: InputSpec,
-    feature_names: Sequence[str] = ("c3", "c4", "c5"), strides: Mapping[str, int] | None = None,
+    feature_names: Sequence[str] | None = None, strides: Mapping[str, int] | None = None,
     metrics: Mapping[str, float] | None = None, provenance: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> ModelCard:
@@ -158,6 +160,8 @@ def export_backbone(
     maps, e.g. :class:`visionkit.nn.backbones.Backbone`) and return its card (with hash)."""
     if strides is None:
         strides = getattr(model, "strides", None) or {"c3": 8, "c4": 16, "c5": 32}
+    if feature_names is None:
+        feature_names = tuple(strides)
     h, w = input.size
     if input.layout == "NHWC":
         dummy = torch.zeros(1, h, w, 3, dtype=torch.uint8 if input.dtype == "uint8" else torch.float32)
@@ -182,19 +186,24 @@ def export_head(
     output: str = "logits", output_names: Sequence[str] = ("logits",),
     metrics: Mapping[str, float] | None = None, provenance: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None, dynamic_spatial: bool = True,
+    extra_inputs: Mapping[str, torch.Tensor] | None = None,
 ) -> ModelCard:
     """Export a head whose forward takes the feature maps named in ``feature_shapes``
-    (``{"c5": (1, 256, 4, 4)}``, in forward-argument order) and return its card."""
+    (``{"c5": (1, 256, 4, 4)}``, in forward-argument order), then any ``extra_inputs``
+    (example tensors whose first axis varies, e.g. ``rois`` (R, 4)), and return its card."""
     if not backbone_card.hash:
         raise ValueError("the backbone card has no hash; export the backbone first")
     names = list(feature_shapes)
-    dummies = tuple(torch.zeros(*feature_shapes[n]) for n in names)
+    extra = dict(extra_inputs or {})
+    dummies = tuple(torch.zeros(*feature_shapes[n]) for n in names) + tuple(extra.values())
     axes: dict[str, dict[int, str]] = {}
     for n in names:
         axes[n] = {0: "batch", 2: f"{n}_height", 3: f"{n}_width"} if dynamic_spatial else {0: "batch"}
+    for n in extra:
+        axes[n] = {0: "rois"}
     for o in output_names:
-        axes[o] = {0: "batch"}
-    proto = _to_onnx(head, dummies, names, output_names, axes)
+        axes[o] = {0: "rois" if extra else "batch"}
+    proto = _to_onnx(head, dummies, names + list(extra), output_names, axes)
     card = ModelCard(
         task=task, name=name, labels=tuple(labels), output=output,
         backbone=BackboneRef(name=backbone_card.name, hash=backbone_card.hash),
@@ -212,7 +221,7 @@ def verify_onnx(path: str | Path, module: nn.Module, feeds: Mapping[str, np.ndar
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    feeds = {k: np.ascontiguousarray(v if np.asarray(v).dtype == np.uint8 else np.asarray(v, np.float32))
+    feeds = {k: np.ascontiguousarray(np.asarray(v, np.float32) if np.asarray(v).dtype.kind == "f" else v)
              for k, v in feeds.items()}
     got = sess.run(None, feeds)
     was_training = module.training

@@ -14,7 +14,7 @@ ShapeWorld models: one BasicBlock per stage, widths 32/64/128/256 (about 1.2 M p
 dense 3x3 convolutions that run near the fp32 ceiling of a small CPU.
 
 ``forward_features`` returns the named feature maps every task head reads:
-``{"c3": stride 8, "c4": stride 16, "c5": stride 32}`` (outputs of layer2, layer3, layer4).
+``{"c2": stride 4, "c3": 8, "c4": 16, "c5": 32}`` (outputs of layer1 to layer4).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 #: feature name -> stride, in the order backbones return them
-FEATURE_STRIDES = {"c3": 8, "c4": 16, "c5": 32}
+FEATURE_STRIDES = {"c2": 4, "c3": 8, "c4": 16, "c5": 32}
 
 
 def conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -131,6 +131,7 @@ class ResNet(nn.Module):
         self.num_features = widths[3] * block.expansion
         #: channels of each named feature map
         self.feature_channels = {
+            "c2": widths[0] * block.expansion,
             "c3": widths[1] * block.expansion,
             "c4": widths[2] * block.expansion,
             "c5": widths[3] * block.expansion,
@@ -168,12 +169,12 @@ class ResNet(nn.Module):
         return self.maxpool(self.relu(self.bn1(self.conv1(x))))
 
     def forward_features(self, x: Tensor) -> dict[str, Tensor]:
-        """Named feature maps ``{"c3": stride 8, "c4": stride 16, "c5": stride 32}``."""
-        x = self.layer1(self.stem(x))
-        c3 = self.layer2(x)
+        """Named feature maps ``{"c2": stride 4, "c3": 8, "c4": 16, "c5": 32}``."""
+        c2 = self.layer1(self.stem(x))
+        c3 = self.layer2(c2)
         c4 = self.layer3(c3)
         c5 = self.layer4(c4)
-        return {"c3": c3, "c4": c4, "c5": c5}
+        return {"c2": c2, "c3": c3, "c4": c4, "c5": c5}
 
     def forward_head(self, c5: Tensor) -> Tensor:
         return self.fc(self.drop(torch.flatten(self.avgpool(c5), 1)))
@@ -183,7 +184,7 @@ class ResNet(nn.Module):
 
 
 class Backbone(nn.Module):
-    """Export wrapper: image -> tuple of feature maps, in ``names`` order (default c3, c4, c5)."""
+    """Export wrapper: image -> tuple of feature maps, in ``names`` order (default c2 to c5)."""
 
     def __init__(self, model: ResNet, names: Sequence[str] = tuple(FEATURE_STRIDES)):
         super().__init__()
