@@ -99,32 +99,56 @@ class Pipeline:
             if len(self.task_names) != 1:
                 raise UsageError("model= names one model; with several tasks use models={task: path}")
             models[self.task_names[0]] = model
-        unknown = set(models) - set(self.task_names)
-        if unknown:
-            raise UsageError(f"a model is given for {sorted(unknown)[0]!r}, which is not among the tasks")
         options = dict(options or {})
         self.device = device
         self.tasks: dict[str, Task] = {}
         self.backbone: OnnxModel | None = None
+        built: dict[str, Task] = {}
         for name in self.task_names:
-            spec = require_task(name)
-            ref = models.get(name) or spec.default_model
-            if ref is None:
-                raise UsageError(f"task {name!r} has no default model; give one with --model")
             # card= describes model=, which only exists with a single task
-            head = load_model(resolve_model(ref), device=device, threads=threads,
-                              card=card if model is not None else None)
-            if head.card.task != name:
-                raise ModelError(f"{head.path.name} is a {head.card.task!r} model, not {name!r}")
-            if head.card.is_head:
-                self._attach_backbone(head, backbone, device, threads)
-            task_cls = load_object(spec.factory)
-            self.tasks[name] = task_cls(head, **dict(options.get(name, {})))
+            built[name] = self._build_task(name, models.get(name), card if model is not None else None,
+                                           backbone, device, threads, options.get(name, {}))
+        order: list[str] = []
+
+        def visit(name: str, chain: tuple[str, ...]) -> None:
+            # a task's needs run before it; a missing one is added with its default model
+            if name in order:
+                return
+            if name in chain:
+                raise UsageError(f"tasks need each other in a circle: {' -> '.join(chain + (name,))}")
+            if name not in built:
+                built[name] = self._build_task(name, models.get(name), None, backbone, device, threads,
+                                               options.get(name, {}))
+            for dep in built[name].needs():
+                visit(dep, chain + (name,))
+            order.append(name)
+
+        for name in self.task_names:
+            visit(name, ())
+        unknown = set(models) - set(order)
+        if unknown:
+            raise UsageError(f"a model is given for {sorted(unknown)[0]!r}, which is not among the tasks")
+        self.task_names = order
+        self.tasks = {name: built[name] for name in order}
         self._specs = self._input_specs()
         first = self.backbone or next(iter(self.tasks.values())).model
         self.provider = first.provider
 
     # -- construction helpers ---------------------------------------------------------------
+
+    def _build_task(self, name: str, ref: str | Path | None, card: str | Path | None,
+                    backbone: str | Path | None, device: Device, threads: int | None,
+                    options: Mapping[str, Any]) -> Task:
+        spec = require_task(name)
+        ref = ref or spec.default_model
+        if ref is None:
+            raise UsageError(f"task {name!r} has no default model; give one with --model")
+        head = load_model(resolve_model(ref), device=device, threads=threads, card=card)
+        if head.card.task != name:
+            raise ModelError(f"{head.path.name} is a {head.card.task!r} model, not {name!r}")
+        if head.card.is_head:
+            self._attach_backbone(head, backbone, device, threads)
+        return load_object(spec.factory)(head, **dict(options))
 
     def _attach_backbone(self, head: OnnxModel, explicit: str | Path | None, device: Device,
                          threads: int | None) -> None:
@@ -220,8 +244,12 @@ class Pipeline:
         results: dict[str, Any] = {}
         errors: list[str] = []
         for name, task in self.tasks.items():
-            tensor, transform = (None, bb_transform) if task.card.is_head else prepared[task.card.input]
-            inputs = TaskInputs(image=image, features=features, tensor=tensor, transform=transform)
+            if task.card.is_head:
+                tensor, transform, size = None, bb_transform, self.backbone.card.input.size
+            else:
+                (tensor, transform), size = prepared[task.card.input], task.card.input.size
+            inputs = TaskInputs(image=image, features=features, tensor=tensor, transform=transform,
+                                input_size=tuple(size), results=results)
             try:
                 t = clock()
                 raw = task.forward(inputs)

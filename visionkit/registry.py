@@ -56,7 +56,10 @@ class DecoderSpec:
     A model's card names its decoder in ``output`` (e.g. ``"yolox"``); the task looks the
     name up here. The factory is called as ``fn(outputs, inputs, card, options)`` with the
     model's raw outputs, the frame's :class:`~visionkit.tasks.TaskInputs`, the card and the
-    task's live options, and returns the task's result.
+    task's live options, and returns the task's result. A factory naming a class is a
+    decoder with state: it is instantiated once per model as ``cls(model)``, then called as
+    above; if it has ``forward(inputs) -> outputs`` that replaces the plain model run (a
+    two-stage detector runs its second graph there).
     """
 
     name: str

@@ -106,8 +106,11 @@ class ModelInput:
 class OnnxModel:
     """One loaded model: its session, its card, and what it takes and gives."""
 
-    def __init__(self, path: Path, session: ort.InferenceSession, card: ModelCard) -> None:
+    def __init__(self, path: Path, session: ort.InferenceSession, card: ModelCard,
+                 device: Device = "auto", threads: int | None = None) -> None:
         self.path = path
+        self.device = device  # as asked; ``provider`` is what the session really got
+        self.threads = threads
         self.session = session
         self.card = card
         self.inputs = [ModelInput(i.name, tuple(i.shape), i.type) for i in session.get_inputs()]
@@ -208,7 +211,7 @@ def load_model(
 
     session = open_session(p, providers_for(device), threads)
     model_card = read_card(p, session, card)
-    model = OnnxModel(p, session, model_card)
+    model = OnnxModel(p, session, model_card, device, threads)
     check_against_inputs(model_card, [(i.name, list(i.shape), i.type) for i in model.inputs], p.name)
     with _lock:
         _sessions[key] = model

@@ -9,7 +9,7 @@ timed separately.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
@@ -27,6 +27,9 @@ class TaskInputs:
     features: Mapping[str, np.ndarray] | None  # backbone feature maps, for heads
     tensor: np.ndarray | None  # the preprocessed input, for a standalone model
     transform: Transform  # network-input pixels -> image pixels
+    input_size: tuple[int, int] = (0, 0)  # (height, width) of the network input
+    #: results of the tasks this one needs (see :meth:`Task.needs`), by task name
+    results: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Task:
@@ -52,6 +55,12 @@ class Task:
             known = ", ".join(sorted(self.default_options)) or "none"
             raise UsageError(f"task {self.name!r} has no option {sorted(unknown)[0]!r} (options: {known})")
         self.options.update(options)
+
+    def needs(self) -> tuple[str, ...]:
+        """Tasks whose results this one reads from ``TaskInputs.results`` (e.g. pose reads
+        detect's figures). The pipeline adds any that are missing, with their default models,
+        and runs them first."""
+        return ()
 
     def forward(self, inputs: TaskInputs) -> list[np.ndarray]:
         """Run this task's model: a head on the feature maps, or a standalone model on the image."""
@@ -87,7 +96,15 @@ class DecoderTask(Task):
 
     def __init__(self, model: OnnxModel, **options: Any) -> None:
         super().__init__(model, **options)
-        self._decoder = self.load_decoder()
+        decoder = self.load_decoder()
+        # a class is a decoder with state (a second graph, caches): made once per model
+        self._decoder = decoder(model) if isinstance(decoder, type) else decoder
+
+    def forward(self, inputs: TaskInputs) -> list[np.ndarray]:
+        # a decoder that runs graphs of its own (a two-stage detector) runs the model too
+        if hasattr(self._decoder, "forward"):
+            return self._decoder.forward(inputs)
+        return super().forward(inputs)
 
     def decode(self, outputs: list[np.ndarray], inputs: TaskInputs) -> Any:
         return self._decoder(outputs, inputs, self.card, self.options)

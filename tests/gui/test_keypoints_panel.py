@@ -58,7 +58,7 @@ def nobody() -> Keypoints:
 class FiguresTask(ClassifyTask):
     """red: two figures; green: the same moved 2 px, the small one first; blue: none."""
 
-    name = "pose"
+    name = "figures"
 
     def decode(self, outputs, inputs):
         colour = int(np.argmax(inputs.image.reshape(-1, 3).mean(0)))
@@ -71,11 +71,11 @@ class FiguresTask(ClassifyTask):
 
 @pytest.fixture
 def pose_task(tiny_models, tmp_path):
-    head = _retask(tiny_models["head"], "pose", tmp_path)
+    head = _retask(tiny_models["head"], "figures", tmp_path)
 
     @hookimpl
     def visionkit_register_tasks(registry):
-        registry.add(TaskSpec(name="pose", summary="test pose", factory="tests.gui.test_keypoints_panel:FiguresTask",
+        registry.add(TaskSpec(name="figures", summary="test figures", factory="tests.gui.test_keypoints_panel:FiguresTask",
                               default_model=str(head)))
 
     eps = metadata.entry_points(group=plugin_manager.ENTRY_POINT_GROUP)
@@ -94,14 +94,14 @@ def click_item(qtbot, panel: KeypointsPanel, index: int, keypoint: int | None = 
 
 
 def test_selecting_a_figure_highlights_its_skeleton(qtbot, make_window, images, pose_task):
-    window = make_window(tasks=["pose"], models={})
+    window = make_window(tasks=["figures"], models={})
     shown = wait_result(qtbot, window, lambda: window.open_source(str(images / "img1_red.png")))
-    panel = window.panels.panels["pose"]
+    panel = window.panels.panels["figures"]
     assert isinstance(panel, KeypointsPanel)
     rows = panel.rows()
     assert [text for text, _ in rows] == ["figure 1 \u2014 score 0.93", "figure 2 \u2014 score 0.81"]
     assert [c[0] for c in rows[0][1]] == list(NAMES)
-    pts = shown.result["pose"].points
+    pts = shown.result["figures"].points
     assert rows[0][1][1] == ("neck", str(round(float(pts[0, 1, 0]))), str(round(float(pts[0, 1, 1]))), "0.90")
     assert rows[0][1][6][3] == "0.10" and rows[1][1][6][3] == "0.90"
     assert panel.summary.text() == "2 figures, 7 keypoints each; 1 below 0.3 confidence, not drawn"
@@ -115,30 +115,30 @@ def test_selecting_a_figure_highlights_its_skeleton(qtbot, make_window, images, 
     visible = window.canvas.visible_tasks()
 
     click_item(qtbot, panel, 1)
-    assert window.panels.highlight == window.canvas.highlight == {"pose": 1}
+    assert window.panels.highlight == window.canvas.highlight == {"figures": 1}
     assert panel.tree.topLevelItem(1).isExpanded()  # its keypoints on show
     assert not np.array_equal(window.canvas.rendered, plain)
-    assert np.array_equal(window.canvas.rendered, render(shown.result, tasks=visible, highlight={"pose": 1}))
+    assert np.array_equal(window.canvas.rendered, render(shown.result, tasks=visible, highlight={"figures": 1}))
 
     click_item(qtbot, panel, 1)  # the same row again: no highlight
     assert window.canvas.highlight == {} and panel.highlighted is None
     assert np.array_equal(window.canvas.rendered, plain)
 
     click_item(qtbot, panel, 1, keypoint=3)  # a keypoint row highlights its figure
-    assert window.canvas.highlight == {"pose": 1}
+    assert window.canvas.highlight == {"figures": 1}
     click_item(qtbot, panel, 0)
     qtbot.keyClick(panel.tree, Qt.Key.Key_Down)  # into figure 1's keypoints: still figure 1
-    assert window.canvas.highlight == {"pose": 0}
-    assert np.array_equal(window.canvas.rendered, render(shown.result, tasks=visible, highlight={"pose": 0}))
+    assert window.canvas.highlight == {"figures": 0}
+    assert np.array_equal(window.canvas.rendered, render(shown.result, tasks=visible, highlight={"figures": 0}))
 
     # next frame: the figures moved a little and the big one is index 1 now; the highlight follows
     shown = wait_result(qtbot, window, lambda: window.open_source(str(images / "img2_green.png")))
-    assert window.canvas.highlight == {"pose": 1} and panel.highlighted == 1
+    assert window.canvas.highlight == {"figures": 1} and panel.highlighted == 1
     assert panel.tree.currentItem() is panel.tree.topLevelItem(1).child(0)  # the same keypoint row
     assert panel.tree.topLevelItem(1).isExpanded()  # open figures follow too
     assert panel.rows()[0][0] == "figure 1 \u2014 score 0.90"
     assert np.array_equal(window.canvas.rendered,
-                          render(shown.result, tasks=window.canvas.visible_tasks(), highlight={"pose": 1}))
+                          render(shown.result, tasks=window.canvas.visible_tasks(), highlight={"figures": 1}))
 
     # a frame without figures: the highlight goes, and the panel says so
     wait_result(qtbot, window, lambda: window.open_source(str(images / "img10_blue.png")))
