@@ -67,3 +67,44 @@ def best_match(boxes: np.ndarray, class_ids: np.ndarray, box: np.ndarray, class_
     iou[np.asarray(class_ids).reshape(-1) != class_id] = -1.0
     best = int(np.argmax(iou))
     return best if iou[best] >= min_iou else None
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU of every box of ``a`` (N, 4) with every box of ``b`` (M, 4), xyxy."""
+    a = np.asarray(a, np.float32).reshape(-1, 4)
+    b = np.asarray(b, np.float32).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)
+
+
+#: largest log-scale a decoded delta may apply (Faster R-CNN's log(1000/16)), against overflow
+_MAX_LOG_SCALE = float(np.log(1000.0 / 16))
+
+
+def encode_deltas(boxes: np.ndarray, targets: np.ndarray, weights=(1.0, 1.0, 1.0, 1.0)) -> np.ndarray:
+    """Faster R-CNN box deltas ``(dx, dy, dw, dh)`` that move ``boxes`` onto ``targets``
+    (Ren et al. 2015): centre shifts in box widths/heights, log size ratios, times ``weights``."""
+    wx, wy, ww, wh = weights
+    bw, bh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    tw, th = targets[:, 2] - targets[:, 0], targets[:, 3] - targets[:, 1]
+    dx = (targets[:, 0] + 0.5 * tw - boxes[:, 0] - 0.5 * bw) / bw
+    dy = (targets[:, 1] + 0.5 * th - boxes[:, 1] - 0.5 * bh) / bh
+    dw, dh = np.log(tw / bw), np.log(th / bh)
+    return np.stack([wx * dx, wy * dy, ww * dw, wh * dh], axis=1).astype(np.float32)
+
+
+def decode_deltas(boxes: np.ndarray, deltas: np.ndarray, weights=(1.0, 1.0, 1.0, 1.0)) -> np.ndarray:
+    """Inverse of :func:`encode_deltas`: ``deltas`` (N, 4) applied to ``boxes`` (N, 4)."""
+    wx, wy, ww, wh = weights
+    bw, bh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    cx, cy = boxes[:, 0] + 0.5 * bw, boxes[:, 1] + 0.5 * bh
+    dw = np.minimum(deltas[:, 2] / ww, _MAX_LOG_SCALE)
+    dh = np.minimum(deltas[:, 3] / wh, _MAX_LOG_SCALE)
+    pcx, pcy = cx + deltas[:, 0] / wx * bw, cy + deltas[:, 1] / wy * bh
+    pw, ph = np.exp(dw) * bw, np.exp(dh) * bh
+    return np.stack([pcx - 0.5 * pw, pcy - 0.5 * ph, pcx + 0.5 * pw, pcy + 0.5 * ph], axis=1).astype(np.float32)

@@ -1,9 +1,10 @@
 """Object detection: boxes, scores and classes.
 
-Layout: ``runtime.py`` is the task (options, decoder lookup); ``decoders.py`` turns model
-families' raw outputs into :class:`~visionkit.results.Detections` (YOLOX today; the two-stage
-head on the shared backbone joins it); ``panel.py`` is the desktop app's detection table
-(Qt, imported only by the GUI).
+Layout: ``runtime.py`` is the task (options, decoder lookup); ``rcnn.py`` runs the two-stage
+head on the shared backbone (numpy between its two graphs); ``decoders.py`` turns other
+families' raw outputs (YOLOX) into :class:`~visionkit.results.Detections`; ``head.py`` and
+``train.py`` are the torch half of the two-stage head; ``panel.py`` is the desktop app's
+detection table (Qt, imported only by the GUI).
 """
 
 from visionkit.hookspecs import hookimpl
@@ -14,8 +15,9 @@ from visionkit.registry import DecoderSpec, PanelSpec, TaskSpec
 def visionkit_register_tasks(registry):
     registry.add(TaskSpec(
         name="detect",
-        summary="objects as labelled boxes (third-party models through decoders, e.g. YOLOX)",
+        summary="objects as labelled boxes (two-stage R-CNN head; third-party models through decoders, e.g. YOLOX)",
         factory="visionkit.plugins.detect.runtime:DetectTask",
+        default_model="asset:shapeworld_detect.onnx",
     ))
 
 
@@ -25,6 +27,12 @@ def visionkit_register_decoders(registry):
         name="yolox",
         summary="YOLOX: grid/stride decode of (cx, cy, w, h, objectness, classes) rows",
         factory="visionkit.plugins.detect.decoders:decode_yolox",
+        task="detect",
+    ))
+    registry.add(DecoderSpec(
+        name="rcnn",
+        summary="two-stage: proposals from anchors, NMS, RoIAlign box head (needs <name>_boxes.onnx beside it)",
+        factory="visionkit.plugins.detect.rcnn:RCNNDecoder",
         task="detect",
     ))
 

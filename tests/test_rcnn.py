@@ -1,0 +1,72 @@
+"""The numpy half of the two-stage detector: anchors, box coding, proposal selection, decoding."""
+
+import numpy as np
+import pytest
+
+from visionkit.boxes import box_iou, decode_deltas, encode_deltas
+from visionkit.plugins.detect.rcnn import (
+    ANCHOR_RATIOS, ANCHOR_SIZES, BOX_WEIGHTS, anchors, detections_from_boxes, flatten_rpn, select_proposals,
+)
+
+A = len(ANCHOR_SIZES) * len(ANCHOR_RATIOS)
+
+
+def test_anchors_are_centred_on_cells_in_output_order():
+    anc = anchors(2, 3)
+    assert anc.shape == (2 * 3 * A, 4) and not anc.flags.writeable
+    centres = (anc[:, :2] + anc[:, 2:]) / 2
+    # cell (row 1, column 2) holds anchors A*5 .. A*6-1, centred at (2.5, 1.5) * stride
+    np.testing.assert_allclose(centres[A * 5 : A * 6], [[20.0, 12.0]] * A)
+    sides = anc[:A, 2:] - anc[:A, :2]
+    np.testing.assert_allclose(np.sqrt(sides.prod(axis=1)), np.repeat(ANCHOR_SIZES, len(ANCHOR_RATIOS)), rtol=1e-5)
+    np.testing.assert_allclose(sides[:, 1] / sides[:, 0], np.tile(ANCHOR_RATIOS, len(ANCHOR_SIZES)), rtol=1e-5)
+
+
+def test_flatten_follows_the_anchor_order():
+    obj = np.arange(A * 2 * 3, dtype=np.float32).reshape(A, 2, 3)
+    deltas = np.zeros((4 * A, 2, 3), np.float32)
+    deltas[4 * 7 + 2, 1, 0] = 5.0  # anchor 7, coordinate w, cell (1, 0)
+    logits, d = flatten_rpn(obj, deltas)
+    assert logits[(1 * 3 + 0) * A + 7] == obj[7, 1, 0]
+    assert d[(1 * 3 + 0) * A + 7, 2] == 5.0 and np.count_nonzero(d) == 1
+
+
+@pytest.mark.parametrize("weights", [(1.0, 1.0, 1.0, 1.0), BOX_WEIGHTS])
+def test_delta_coding_round_trips(weights):
+    rng = np.random.default_rng(0)
+
+    def boxes():
+        xy = rng.uniform(0, 200, (50, 2))
+        return np.concatenate([xy, xy + rng.uniform(5, 100, (50, 2))], axis=1).astype(np.float32)
+
+    a, b = boxes(), boxes()
+    np.testing.assert_allclose(decode_deltas(a, encode_deltas(a, b, weights), weights), b, rtol=1e-4, atol=1e-3)
+
+
+def test_proposals_come_from_the_confident_anchors_clipped_to_the_picture():
+    h, w = 4, 4
+    anc = anchors(h, w)
+    obj = np.full((A, h, w), -10.0, np.float32)
+    deltas = np.zeros((4 * A, h, w), np.float32)
+    obj[4, 1, 2] = 5.0  # one confident anchor (32 px square at cell (1, 2))
+    obj[1, 3, 3] = 4.0  # one at the corner, reaching past the picture
+    props, scores = select_proposals(obj, deltas, np.array([0, 0, 30, 30], np.float32), post_nms=2)
+    assert scores.tolist() == pytest.approx([1 / (1 + np.exp(-5.0)), 1 / (1 + np.exp(-4.0))])
+    want = anc[(1 * w + 2) * A + 4].copy()
+    np.testing.assert_allclose(props[0], np.clip(want, 0, 30))
+    assert props.max() <= 30 and props.min() >= 0
+
+
+def test_detections_take_each_class_deltas_and_suppress_duplicates():
+    rois = np.array([[10, 10, 50, 50], [12, 10, 52, 50], [100, 100, 140, 160]], np.float32)
+    probs = np.array([[0.1, 0.9, 0.0], [0.2, 0.8, 0.0], [0.3, 0.1, 0.6]], np.float32)
+    deltas = np.zeros((3, 8), np.float32)
+    deltas[2, 4:] = encode_deltas(rois[2:3], np.array([[100, 110, 140, 150]], np.float32), BOX_WEIGHTS)[0]
+    boxes, scores, classes = detections_from_boxes(probs, deltas, rois, np.array([0, 0, 256, 256], np.float32),
+                                                   score=0.3, iou=0.5, max_det=10)
+    assert classes.tolist() == [0, 1] and scores.tolist() == pytest.approx([0.9, 0.6])
+    np.testing.assert_allclose(boxes[1], [100, 110, 140, 150], atol=1e-3)
+    assert box_iou(boxes, boxes).shape == (2, 2)
+    none = detections_from_boxes(probs, deltas, rois, np.array([0, 0, 256, 256], np.float32), score=0.95,
+                                 iou=0.5, max_det=10)
+    assert [len(x) for x in none] == [0, 0, 0]
