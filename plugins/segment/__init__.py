@@ -1,8 +1,9 @@
 """Semantic segmentation: a class per pixel.
 
-Layout: ``runtime.py`` is the task; ``decoders.py`` maps per-pixel class scores (DeepLabV3's
-NHWC logits today; the FCN head on the shared backbone joins it) back onto the original image;
-``panel.py`` is the desktop app's class-area table (Qt, imported only by the GUI).
+Layout: ``runtime.py`` is the task; ``decoders.py`` maps per-pixel classes back onto the
+original image (the FCN head's label map, DeepLabV3's NHWC logits); ``head.py`` is the torch
+half of the FCN head; ``panel.py`` is the desktop app's class-area table (Qt, imported only
+by the GUI).
 """
 
 from visionkit.hookspecs import hookimpl
@@ -13,8 +14,9 @@ from visionkit.registry import DecoderSpec, PanelSpec, TaskSpec
 def visionkit_register_tasks(registry):
     registry.add(TaskSpec(
         name="segment",
-        summary="a class for every pixel (third-party models through decoders, e.g. DeepLabV3)",
+        summary="a class for every pixel (FCN head; third-party models through decoders, e.g. DeepLabV3)",
         factory="visionkit.plugins.segment.runtime:SegmentTask",
+        default_model="asset:shapeworld_segment.onnx",
     ))
 
 
@@ -24,6 +26,12 @@ def visionkit_register_decoders(registry):
         name="deeplab",
         summary="per-pixel class scores (NHWC or NCHW, any resolution), argmax, mapped to the image",
         factory="visionkit.plugins.segment.decoders:decode_class_scores",
+        task="segment",
+    ))
+    registry.add(DecoderSpec(
+        name="fcn",
+        summary="class ids per input pixel (the FCN head on the shared backbone), mapped to the image",
+        factory="visionkit.plugins.segment.decoders:decode_label_map",
         task="segment",
     ))
 
