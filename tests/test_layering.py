@@ -36,3 +36,15 @@ def test_plugins_never_import_each_other():
                 parts = module.split(".")
                 if parts[:2] == ["visionkit", "plugins"] and len(parts) > 2:
                     assert parts[2] == name, f"{path.relative_to(ROOT)} imports {module}"
+
+
+def test_only_recipes_and_the_cli_import_the_builtin_plugins():
+    """Core is what plugins build on; only the layers above them (the training recipes that
+    compose the built-in heads, and the CLI) may name them."""
+    allowed = ("nn/recipes", "cli")
+    for path in (ROOT / "visionkit").rglob("*.py"):
+        rel = path.relative_to(ROOT / "visionkit").as_posix()
+        if rel.startswith(allowed):
+            continue
+        for module, _ in imports_of(path):
+            assert not module.startswith("visionkit.plugins"), (rel, module)

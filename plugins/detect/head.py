@@ -63,8 +63,13 @@ class BoxHead(nn.Module):
         self.num_classes = num_classes
         self.pool = RoIAlign((POOL, POOL), spatial_scale=1 / 4, sampling_ratio=2)
         self.reduce = conv_bn_relu(width, reduced, k=1)
-        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(reduced * POOL * POOL, hidden), nn.ReLU(inplace=True),
-                                nn.Linear(hidden, hidden), nn.ReLU(inplace=True))
+        self.fc = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(reduced * POOL * POOL, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(inplace=True),
+        )
         self.cls = nn.Linear(hidden, num_classes + 1)
         self.box = nn.Linear(hidden, 4 * num_classes)
         nn.init.normal_(self.cls.weight, std=0.01)

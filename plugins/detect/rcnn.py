@@ -43,8 +43,13 @@ PRE_NMS, POST_NMS, PROPOSAL_IOU, MIN_SIZE = 2000, 300, 0.7, 2.0
 
 
 @lru_cache(maxsize=8)
-def anchors(height: int, width: int, stride: int = RPN_STRIDE, sizes: tuple = ANCHOR_SIZES,
-            ratios: tuple = ANCHOR_RATIOS) -> np.ndarray:
+def anchors(
+    height: int,
+    width: int,
+    stride: int = RPN_STRIDE,
+    sizes: tuple = ANCHOR_SIZES,
+    ratios: tuple = ANCHOR_RATIOS,
+) -> np.ndarray:
     """(height * width * A, 4) xyxy anchors for a ``height x width`` map, row-major by cell,
     then by size, then by ratio (the order the head's outputs are flattened in)."""
     base = []
@@ -63,13 +68,22 @@ def flatten_rpn(objectness: np.ndarray, deltas: np.ndarray) -> tuple[np.ndarray,
     """One image's ``(A, H, W)`` logits and ``(4A, H, W)`` deltas -> ``(H*W*A,)``, ``(H*W*A, 4)``
     in :func:`anchors` order."""
     a, h, w = objectness.shape
-    return (objectness.transpose(1, 2, 0).reshape(-1),
-            deltas.reshape(a, 4, h, w).transpose(2, 3, 0, 1).reshape(-1, 4))
+    return (
+        objectness.transpose(1, 2, 0).reshape(-1),
+        deltas.reshape(a, 4, h, w).transpose(2, 3, 0, 1).reshape(-1, 4),
+    )
 
 
-def select_proposals(objectness: np.ndarray, deltas: np.ndarray, region: np.ndarray, *,
-                     pre_nms: int = PRE_NMS, post_nms: int = POST_NMS, iou: float = PROPOSAL_IOU,
-                     min_size: float = MIN_SIZE) -> tuple[np.ndarray, np.ndarray]:
+def select_proposals(
+    objectness: np.ndarray,
+    deltas: np.ndarray,
+    region: np.ndarray,
+    *,
+    pre_nms: int = PRE_NMS,
+    post_nms: int = POST_NMS,
+    iou: float = PROPOSAL_IOU,
+    min_size: float = MIN_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
     """Proposals ``(P, 4)`` xyxy in input pixels and their objectness ``(P,)`` (0..1), best first.
 
     :param objectness: ``(A, H, W)`` logits of one image. :param deltas: ``(4A, H, W)``.
@@ -91,8 +105,16 @@ def select_proposals(objectness: np.ndarray, deltas: np.ndarray, region: np.ndar
     return boxes[kept], scores[kept]
 
 
-def detections_from_boxes(probs: np.ndarray, deltas: np.ndarray, rois: np.ndarray, region: np.ndarray,
-                          *, score: float, iou: float, max_det: int) -> tuple[np.ndarray, ...]:
+def detections_from_boxes(
+    probs: np.ndarray,
+    deltas: np.ndarray,
+    rois: np.ndarray,
+    region: np.ndarray,
+    *,
+    score: float,
+    iou: float,
+    max_det: int,
+) -> tuple[np.ndarray, ...]:
     """Box-head outputs -> ``(boxes (N, 4), scores (N,), class_ids (N,))`` in input pixels.
 
     :param probs: ``(R, 1 + C)`` softmax, column 0 the background.
@@ -115,8 +137,10 @@ def picture_region(inputs: TaskInputs, size: tuple[int, int]) -> np.ndarray:
     """The original picture's extent in input pixels (inside any letterbox padding)."""
     h, w = inputs.image.shape[:2]
     corners = inputs.transform.to_input(np.array([[0.0, 0.0, w, h]], np.float32))[0]
-    return np.array([max(0.0, corners[0]), max(0.0, corners[1]), min(size[1], corners[2]),
-                     min(size[0], corners[3])], np.float32)
+    return np.array(
+        [max(0.0, corners[0]), max(0.0, corners[1]), min(size[1], corners[2]), min(size[0], corners[3])],
+        np.float32,
+    )
 
 
 class RCNNDecoder:
@@ -133,8 +157,10 @@ class RCNNDecoder:
         self.box_head = load_model(path, device=model.device, threads=model.threads)
         ref, own = self.box_head.card.backbone, card.backbone
         if ref is None or own is None or ref.hash != own.hash:
-            raise ModelError(f"{path.name} was exported for another backbone than {model.path.name} "
-                             f"({getattr(ref, 'hash', None)} vs {getattr(own, 'hash', None)})")
+            raise ModelError(
+                f"{path.name} was exported for another backbone than {model.path.name} "
+                f"({getattr(ref, 'hash', None)} vs {getattr(own, 'hash', None)})"
+            )
         self.model = model
 
     def forward(self, inputs: TaskInputs) -> list[np.ndarray]:
@@ -145,20 +171,31 @@ class RCNNDecoder:
         rois, _ = select_proposals(objectness[0], deltas[0], region)
         if len(rois) == 0:
             return [np.zeros((0, 1), np.float32), np.zeros((0, 0), np.float32), rois, region]
-        probs, box_deltas = self.box_head.run({"p2": p2, "rois": rois,
-                                               "batch_indices": np.zeros(len(rois), np.int64)})
+        probs, box_deltas = self.box_head.run(
+            {"p2": p2, "rois": rois, "batch_indices": np.zeros(len(rois), np.int64)}
+        )
         return [probs, box_deltas, rois, region]
 
-    def __call__(self, outputs: list[np.ndarray], inputs: TaskInputs, card: ModelCard,
-                 options: Mapping[str, Any]) -> Detections:
+    def __call__(
+        self, outputs: list[np.ndarray], inputs: TaskInputs, card: ModelCard, options: Mapping[str, Any]
+    ) -> Detections:
         probs, box_deltas, rois, region = outputs
         if len(rois):
             boxes, scores, class_ids = detections_from_boxes(
-                probs, box_deltas, rois, region, score=options["score"], iou=options["iou"],
-                max_det=options["max_det"])
+                probs,
+                box_deltas,
+                rois,
+                region,
+                score=options["score"],
+                iou=options["iou"],
+                max_det=options["max_det"],
+            )
         else:
-            boxes, scores, class_ids = np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
+            boxes, scores, class_ids = (
+                np.zeros((0, 4), np.float32),
+                np.zeros(0, np.float32),
+                np.zeros(0, np.int64),
+            )
         h, w = inputs.image.shape[:2]
         labels = tuple(card.labels[i] if i < len(card.labels) else str(i) for i in class_ids.tolist())
         return Detections(to_image(boxes, inputs.transform, w, h), scores, class_ids, labels)
-

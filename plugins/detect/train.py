@@ -93,8 +93,14 @@ class DetectLoss:
         return self.rpn_cls + self.rpn_box + self.cls + self.box
 
 
-def detect_loss(heads: DetectHeads, feats: dict[str, Tensor], gt_boxes: list[np.ndarray],
-                gt_classes: list[np.ndarray], regions: np.ndarray, rng: np.random.Generator) -> DetectLoss:
+def detect_loss(
+    heads: DetectHeads,
+    feats: dict[str, Tensor],
+    gt_boxes: list[np.ndarray],
+    gt_classes: list[np.ndarray],
+    regions: np.ndarray,
+    rng: np.random.Generator,
+) -> DetectLoss:
     """Both stages' losses for a batch. ``regions`` (B, 4): each image's picture extent."""
     objectness, deltas, p2 = heads.rpn(feats["c2"], feats["c3"], feats["c4"], feats["c5"])
     b, a, h, w = objectness.shape
@@ -106,11 +112,17 @@ def detect_loss(heads: DetectHeads, feats: dict[str, Tensor], gt_boxes: list[np.
     obj_np, del_np = objectness.detach().float().numpy(), deltas.detach().float().numpy()
     for i in range(b):
         idx, labels, pos, targets = rpn_targets(anc, gt_boxes[i], rng)
-        cls_terms.append(F.binary_cross_entropy_with_logits(obj_flat[i, idx], torch.from_numpy(labels), reduction="sum"))
+        cls_terms.append(
+            F.binary_cross_entropy_with_logits(obj_flat[i, idx], torch.from_numpy(labels), reduction="sum")
+        )
         if len(pos):
-            box_terms.append(F.smooth_l1_loss(del_flat[i, pos], torch.from_numpy(targets), beta=1 / 9, reduction="sum"))
+            box_terms.append(
+                F.smooth_l1_loss(del_flat[i, pos], torch.from_numpy(targets), beta=1 / 9, reduction="sum")
+            )
         n_sampled += len(idx)
-        props, _ = select_proposals(obj_np[i], del_np[i], regions[i], pre_nms=TRAIN_PRE_NMS, post_nms=TRAIN_POST_NMS)
+        props, _ = select_proposals(
+            obj_np[i], del_np[i], regions[i], pre_nms=TRAIN_PRE_NMS, post_nms=TRAIN_POST_NMS
+        )
         r, lab, d = roi_targets(props, gt_boxes[i], gt_classes[i], rng)
         rois.append(r)
         roi_batch.append(np.full(len(r), i, np.int64))
@@ -119,14 +131,16 @@ def detect_loss(heads: DetectHeads, feats: dict[str, Tensor], gt_boxes: list[np.
     rpn_cls = torch.stack(cls_terms).sum() / max(n_sampled, 1)
     rpn_box = torch.stack(box_terms).sum() / max(n_sampled, 1) if box_terms else obj_flat.sum() * 0
     labels_t = torch.from_numpy(np.concatenate(roi_labels))
-    logits, box_deltas = heads.boxes.logits(p2, torch.from_numpy(np.concatenate(rois)),
-                                            torch.from_numpy(np.concatenate(roi_batch)))
+    logits, box_deltas = heads.boxes.logits(
+        p2, torch.from_numpy(np.concatenate(rois)), torch.from_numpy(np.concatenate(roi_batch))
+    )
     cls = F.cross_entropy(logits.float(), labels_t)
     fg = torch.nonzero(labels_t > 0).flatten()
     if len(fg):
         per_class = box_deltas.float().view(len(labels_t), -1, 4)[fg, labels_t[fg] - 1]
-        box = F.smooth_l1_loss(per_class, torch.from_numpy(np.concatenate(roi_deltas))[fg], beta=1.0,
-                               reduction="sum") / len(labels_t)
+        box = F.smooth_l1_loss(
+            per_class, torch.from_numpy(np.concatenate(roi_deltas))[fg], beta=1.0, reduction="sum"
+        ) / len(labels_t)
     else:
         box = box_deltas.sum() * 0
     correct = int((logits.argmax(1) == labels_t).sum())

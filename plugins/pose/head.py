@@ -37,10 +37,13 @@ class PoseHead(nn.Module):
         self.num_joints = num_joints
         self.fusion = TopDownFusion(in_channels, width, outputs=("c3",))
         self.pool = RoIAlign((POOL, POOL), spatial_scale=1 / 8, sampling_ratio=2)
-        self.convs = nn.Sequential(_conv(width, width), _conv(width, 2 * width, 2), _conv(2 * width, 2 * width, 2))
+        self.convs = nn.Sequential(
+            _conv(width, width), _conv(width, 2 * width, 2), _conv(2 * width, 2 * width, 2)
+        )
         flat = 2 * width * (POOL // 4) ** 2
-        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(flat, hidden), nn.ReLU(inplace=True),
-                                nn.Linear(hidden, num_joints * 3))
+        self.fc = nn.Sequential(
+            nn.Flatten(), nn.Linear(flat, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, num_joints * 3)
+        )
         nn.init.zeros_(self.fc[-1].weight)
         with torch.no_grad():  # start every joint at the region's centre
             self.fc[-1].bias.view(num_joints, 3)[:, :2] = 0.5

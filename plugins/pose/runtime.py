@@ -26,10 +26,16 @@ class PoseTask(Task):
     default_options: ClassVar[Mapping[str, Any]] = {"score": 0.5, "whole_image": False, "max_instances": 50}
 
     def set_options(self, **options: Any) -> None:
-        if "score" in options and not (isinstance(options["score"], (int, float)) and 0 <= options["score"] <= 1):
+        if "score" in options and not (
+            isinstance(options["score"], (int, float)) and 0 <= options["score"] <= 1
+        ):
             raise UsageError(f"score must be between 0 and 1, not {options['score']!r}")
-        if "max_instances" in options and (not isinstance(options["max_instances"], int) or options["max_instances"] < 1):
-            raise UsageError(f"max_instances must be a positive whole number, not {options['max_instances']!r}")
+        if "max_instances" in options and (
+            not isinstance(options["max_instances"], int) or options["max_instances"] < 1
+        ):
+            raise UsageError(
+                f"max_instances must be a positive whole number, not {options['max_instances']!r}"
+            )
         super().set_options(**options)
 
     def __init__(self, model, **options: Any) -> None:
@@ -60,8 +66,14 @@ class PoseTask(Task):
         if len(boxes) == 0:
             return [np.zeros((0, k, 3), np.float32), boxes, scores]
         regions = pose_regions(inputs.transform.to_input(boxes))
-        feeds = feature_feeds(self.model, {**(inputs.features or {}), "regions": regions,
-                                           "batch_indices": np.zeros(len(regions), np.int64)})
+        feeds = feature_feeds(
+            self.model,
+            {
+                **(inputs.features or {}),
+                "regions": regions,
+                "batch_indices": np.zeros(len(regions), np.int64),
+            },
+        )
         return [self.model.run(feeds)[0], boxes, scores]
 
     def decode(self, outputs: list[np.ndarray], inputs: TaskInputs) -> Keypoints:
@@ -71,4 +83,6 @@ class PoseTask(Task):
             xy = inputs.transform.to_image(points[..., :2].reshape(-1, 2)).reshape(points.shape[0], -1, 2)
             points[..., :2] = xy
         skeleton = tuple((int(i), int(j)) for i, j in self.card.options.get("skeleton", ()))
-        return Keypoints(boxes.astype(np.float32), scores.astype(np.float32), points, tuple(self.card.labels), skeleton)
+        return Keypoints(
+            boxes.astype(np.float32), scores.astype(np.float32), points, tuple(self.card.labels), skeleton
+        )

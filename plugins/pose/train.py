@@ -23,8 +23,12 @@ from .rois import pose_regions, to_region
 JITTER_SCALE, JITTER_SHIFT = 0.08, 0.04
 
 
-def figure_targets(boxes: list[np.ndarray], classes: list[np.ndarray], keypoints: list[np.ndarray],
-                   rng: np.random.Generator | None):
+def figure_targets(
+    boxes: list[np.ndarray],
+    classes: list[np.ndarray],
+    keypoints: list[np.ndarray],
+    rng: np.random.Generator | None,
+):
     """Regions (R, 4), their batch indices (R,) and joints (R, K, 3) of every figure in a batch."""
     regions, batch, joints = [], [], []
     for i, (b, c, k) in enumerate(zip(boxes, classes, keypoints)):
@@ -48,7 +52,9 @@ def figure_targets(boxes: list[np.ndarray], classes: list[np.ndarray], keypoints
 def pose_loss(head: PoseHead, feats: dict[str, Tensor], targets) -> tuple[Tensor, dict[str, float]]:
     """L1 on labelled joints + BCE on visibility; stats: summed normalised error and counts."""
     regions, batch, joints = targets
-    raw = head.raw(feats["c3"], feats["c4"], feats["c5"], torch.from_numpy(regions), torch.from_numpy(batch)).float()
+    raw = head.raw(
+        feats["c3"], feats["c4"], feats["c5"], torch.from_numpy(regions), torch.from_numpy(batch)
+    ).float()
     uv = torch.from_numpy(to_region(joints[..., :2], regions).astype(np.float32))
     labelled = torch.from_numpy(joints[..., 2] > 0)
     visible = torch.from_numpy((joints[..., 2] == 2).astype(np.float32))

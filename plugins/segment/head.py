@@ -49,8 +49,9 @@ class FCNHead(nn.Module):
 
         gy, gx = axis(h), axis(w)
         grid = torch.stack(torch.broadcast_tensors(gx[None, :], gy[:, None]), dim=-1)
-        return F.grid_sample(logits, grid.expand(n, -1, -1, -1), mode="bilinear", padding_mode="border",
-                             align_corners=False)
+        return F.grid_sample(
+            logits, grid.expand(n, -1, -1, -1), mode="bilinear", padding_mode="border", align_corners=False
+        )
 
 
 class FCNLabels(nn.Module):

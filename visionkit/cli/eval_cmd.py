@@ -19,7 +19,7 @@ import argparse
 import json
 import sys
 
-from ..errors import InputError, UsageError
+from ..errors import UsageError
 from ..evaluation import EVAL_SCORE
 from .model_args import add_model_option, split_models
 

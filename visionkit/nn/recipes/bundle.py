@@ -1,0 +1,151 @@
+"""``visionkit train shapeworld``: train, save the checkpoint, export, measure, record.
+
+The numbers a card records are measured the way a user would measure them: the held-out
+sets are written with the same code as ``visionkit data shapeworld ... --seed 10000`` and
+scored by the same code as ``visionkit eval TASK --data DIR``, on the exported ONNX files.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import onnx
+import torch
+
+from visionkit.nn.export import embed_card, provenance, read_card
+
+from .export import export_shared
+from .shapeworld import Recipe, SharedModel, train
+
+#: held-out sets the cards' metrics come from (seed, images); their seed is used nowhere else
+HELD_OUT = {"classify": (10000, 1400), "detect": (10000, 500), "segment": (10000, 300), "pose": (10000, 300)}
+
+
+def measure(
+    models: Path, held_out: Mapping[str, tuple[int, int]] = HELD_OUT, log: Callable[[str], None] = print
+) -> dict[str, dict[str, Any]]:
+    """Metrics of the exported models in ``models`` on freshly generated held-out sets."""
+    from visionkit.data.coco import load_coco, write_coco
+    from visionkit.data.shapeworld import CLASSES, iter_classify
+    from visionkit.evaluation import evaluate_pipeline
+    from visionkit.pipeline import Pipeline
+
+    out: dict[str, dict[str, Any]] = {}
+    seed, n = held_out["classify"]
+    pipe = Pipeline(["classify"], model=models / "shapeworld_classify.onnx")
+    images, labels = zip(*iter_classify(n, seed))
+    correct = sum(pipe(img)["classify"].top[0] == CLASSES[y] for img, y in zip(images, labels))
+    out["classify"] = {"top1": correct / n, "test_n": n, "test_seed": seed}
+    log(f"classify: top-1 {100 * correct / n:.2f}% on {n} held-out pictures (seed {seed})")
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in ("detect", "segment", "pose"):
+            seed, n = held_out[task]
+            folder = Path(tmp) / task
+            write_coco(folder, task, n, seed)
+            data = load_coco(folder / "annotations.json")
+            # pose brings the detector it needs, from the same folder
+            names = ("detect", "pose") if task == "pose" else (task,)
+            pipe = Pipeline(
+                [task],
+                models={t: models / f"shapeworld_{t}.onnx" for t in names},
+                backbone=models / "shapeworld_backbone.onnx",
+            )
+            metrics, failures = evaluate_pipeline(data, pipe, task, progress=False)
+            if failures:
+                raise RuntimeError(f"{task}: {len(failures)} held-out images failed: {failures[0]}")
+            out[task] = {**_numbers(metrics), "test_n": n, "test_seed": seed}
+            log(f"{task}: " + ", ".join(f"{k} {v:.4f}" for k, v in _numbers(metrics).items()))
+    return out
+
+
+def _numbers(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """The headline numbers of an evaluation (what a card records), not its tables."""
+    return {
+        k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+
+
+def record(models: Path, metrics: Mapping[str, Mapping[str, Any]], extra: Mapping[str, Any]) -> None:
+    """Write measured metrics into the cards of the exported files (the hash is unaffected:
+    it covers graph and weights, not the card)."""
+    roles = {
+        "backbone": "backbone",
+        "classify": "classify",
+        "detect": "detect",
+        "detect_boxes": "detect",
+        "segment": "segment",
+        "pose": "pose",
+    }
+    for role, source in roles.items():
+        path = models / f"shapeworld_{role}.onnx"
+        card = read_card(path)
+        numbers = dict(extra) if role == "backbone" else {**extra, **metrics.get(source, {})}
+        proto = onnx.load(str(path))
+        embed_card(proto, card.with_(metrics=numbers))
+        onnx.save_model(proto, str(path))
+
+
+def train_and_export(
+    out: str | Path,
+    recipe: Recipe,
+    *,
+    checkpoint: str | Path,
+    command: str,
+    log: Callable[[str], None] = print,
+    progress: bool = True,
+    held_out: Mapping[str, tuple[int, int]] = HELD_OUT,
+) -> dict[str, Any]:
+    """The whole recipe; returns paths, metrics and timings."""
+    t0 = time.monotonic()
+    model, info = train(recipe, log=log, progress=progress)
+    ckpt = Path(checkpoint)
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    prov = provenance(
+        seed=recipe.seed, command=command, data={"generator": "shapeworld", "recipe": asdict(recipe)}
+    )
+    torch.save(
+        {"kind": "shapeworld", "state_dict": model.state_dict(), "provenance": prov, **info}, str(ckpt)
+    )
+    log(f"saved {ckpt}")
+    summary = export_checkpoint(ckpt, out, log=log, held_out=held_out)
+    summary["seconds"] = time.monotonic() - t0
+    return summary
+
+
+def export_checkpoint(
+    checkpoint: str | Path | Mapping[str, Any],
+    out: str | Path,
+    *,
+    log: Callable[[str], None] = print,
+    held_out: Mapping[str, tuple[int, int]] = HELD_OUT,
+) -> dict[str, Any]:
+    """Export a ``train shapeworld`` checkpoint to ``out``, measure, and record the metrics."""
+    ckpt = (
+        checkpoint
+        if isinstance(checkpoint, Mapping)
+        else torch.load(str(checkpoint), map_location="cpu", weights_only=False)
+    )
+    recipe = Recipe(**ckpt["recipe"])
+    model = SharedModel(recipe.arch)
+    model.load_state_dict(ckpt["state_dict"])
+    out = Path(out)
+    paths = export_shared(model.eval(), out, provenance=ckpt.get("provenance", {}))
+    sizes = {role: round(p.stat().st_size / 1e6, 2) for role, p in paths.items()}
+    log("exported " + ", ".join(f"{p.name} ({sizes[r]} MB)" for r, p in paths.items()))
+    metrics = measure(out, held_out, log=log)
+    hist = ckpt.get("history", {})
+    extra = {
+        "epochs_run": len(hist.get("epochs", [])),
+        "train_loss_last": float(hist["epochs"][-1]["train_loss"]) if hist.get("epochs") else float("nan"),
+    }
+    record(out, metrics, extra)
+    return {
+        "paths": {r: str(p) for r, p in paths.items()},
+        "sizes_mb": sizes,
+        "metrics": metrics,
+        "hash": read_card(paths["backbone"]).hash,
+    }
