@@ -1,19 +1,23 @@
-"""The bundled ShapeWorld models, checked against their card on freshly generated data.
+"""The bundled ShapeWorld models, checked against their cards on freshly generated data.
 
-The seed below was used by nothing else (training: 0, validation: 5000, the card's test set:
-10000, samples: 424242), so this is a held-out set the model has never seen.
+The seeds below were used by nothing else (training: 0, validation: 5000, the cards' test
+sets: 10000, samples: 424242), so these are held-out sets the models have never seen. The
+sets are smaller than the cards' (the suite must stay fast), so the checks are the issue's
+targets, which the cards' numbers clear with room to spare.
 """
 
-import numpy as np
 import pytest
 
 import visionkit as vk
 from visionkit.bundled import resolve_model, samples
+from visionkit.data.coco import load_coco, write_coco
 from visionkit.data.shapeworld import CLASSES, iter_classify
+from visionkit.evaluation import evaluate_pipeline
 from visionkit.runtime import load_model
 
 HELD_OUT_SEED = 31337
 N = 1400  # 100 per class on average; a 99 % model fails this by chance far less than once in 1000
+ROLES = ("classify", "detect", "detect_boxes", "segment", "pose")
 
 
 @pytest.fixture(scope="module")
@@ -21,15 +25,24 @@ def pipe():
     return vk.Pipeline(["classify"], device="cpu")
 
 
-def test_cards_are_consistent():
-    backbone = load_model(resolve_model("asset:shapeworld_backbone.onnx"), device="cpu").card
-    head = load_model(resolve_model("asset:shapeworld_classify.onnx"), device="cpu").card
-    assert head.backbone.name == backbone.name and head.backbone.hash == backbone.hash
-    assert head.labels == CLASSES
-    assert backbone.features == ("c3", "c4", "c5") and backbone.strides == {"c3": 8, "c4": 16, "c5": 32}
-    assert head.metrics["top1"] >= 0.99
-    assert "command" in head.provenance and "seed" in str(head.provenance)
+def card(role: str):
+    return load_model(resolve_model(f"asset:shapeworld_{role}.onnx"), device="cpu").card
 
+
+def test_cards_are_consistent():
+    backbone = card("backbone")
+    assert backbone.features == ("c2", "c3", "c4", "c5")
+    assert backbone.strides == {"c2": 4, "c3": 8, "c4": 16, "c5": 32}
+    assert backbone.input.letterbox and backbone.input.size == (256, 256)
+    for role in ROLES:
+        head = card(role)
+        assert head.backbone.name == backbone.name and head.backbone.hash == backbone.hash, role
+        assert "command" in head.provenance and "seed" in str(head.provenance), role
+    assert card("classify").labels == CLASSES
+    assert card("classify").metrics["top1"] >= 0.99
+    for role, metric in (("detect", "AP"), ("detect", "AP50"), ("segment", "mIoU"), ("pose", "pck@0.1")):
+        assert 0 < card(role).metrics[metric] <= 1, (role, metric)
+        assert card(role).metrics["test_seed"] == 10000, role
 
 def test_top1_on_fresh_held_out_data_matches_the_card(pipe):
     correct = 0
@@ -41,15 +54,24 @@ def test_top1_on_fresh_held_out_data_matches_the_card(pipe):
 
 
 def test_every_bundled_sample_is_classified_as_its_name(pipe):
-    for path in samples():
+    for path in (p for p in samples() if p.name.startswith("shapes_")):
         expected = path.stem.split("_")[1]
         assert pipe(path)["classify"].top[0] == expected, path.name
 
 
-def test_non_square_input_is_centre_cropped_not_stretched(pipe):
-    rng = np.random.default_rng([HELD_OUT_SEED, 1])
-    from visionkit.data.shapeworld import classify_sample
-
-    hits = sum(pipe(img)["classify"].class_ids[0] == y
-               for img, y in (classify_sample(rng, size=(240, 320)) for _ in range(200)))
-    assert hits / 200 >= 0.95
+@pytest.mark.parametrize(
+    "task,n,margins",
+    [
+        ("detect", 120, {"AP": 0.06, "AP50": 0.06}),
+        ("segment", 80, {"mIoU": 0.06}),
+        ("pose", 80, {"pck@0.1": 0.05}),
+    ],
+)
+def test_scene_heads_on_fresh_held_out_data_match_their_cards(task, n, margins, tmp_path):
+    write_coco(tmp_path, task, n, HELD_OUT_SEED)
+    pipe = vk.Pipeline([task], device="cpu")
+    metrics, failures = evaluate_pipeline(load_coco(tmp_path / "annotations.json"), pipe, task, progress=False)
+    assert not failures
+    for metric, margin in margins.items():
+        stated = card(task).metrics[metric]
+        assert metrics[metric] >= stated - margin, f"{task} {metric} {metrics[metric]:.4f} on fresh data; card {stated:.4f}"

@@ -74,16 +74,16 @@ def test_data_cli_writes_set(tmp_path, capsys):
 
 
 def test_training_images_are_read_and_cropped_as_inference_sees_them(tmp_path):
-    from visionkit.bundled import resolve_model
+    from visionkit.cards import InputSpec
     from visionkit.imageio import read_image
     from visionkit.preprocess import preprocess
-    from visionkit.runtime import load_model
 
     rgba = np.zeros((60, 120, 4), np.uint8)
     rgba[:, :60] = (0, 0, 255, 255)  # opaque red on the left (BGRA), transparent on the right
     path = tmp_path / "wide.png"
     cv2.imwrite(str(path), rgba)
-    spec = load_model(resolve_model("asset:shapeworld_backbone.onnx"), device="cpu").card.input
-    expected = preprocess(read_image(path), spec)[0][0]  # what the bundled backbone receives
+    # the geometry `visionkit train classify` exports with its backbone (shorter side + crop)
+    spec = InputSpec(size=(128, 128), layout="NHWC", dtype="uint8", scale=1.0, resize=128)
+    expected = preprocess(read_image(path), spec)[0][0]  # what that backbone receives
     np.testing.assert_array_equal(load_image(path, size=spec.size[0]), expected)
     assert tuple(expected[0, -1]) == (255, 255, 255)  # transparency over white, not black

@@ -39,7 +39,7 @@ RPN_STRIDE = 8
 #: box-head delta scaling (Fast R-CNN's): finer steps for the second stage
 BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
 #: proposal selection at run time
-PRE_NMS, POST_NMS, PROPOSAL_IOU, MIN_SIZE = 2000, 300, 0.7, 2.0
+PRE_NMS, POST_NMS, PROPOSAL_IOU, MIN_SIZE = 1000, 300, 0.7, 2.0
 
 
 @lru_cache(maxsize=8)

@@ -74,6 +74,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
                        ("batch-size", "images per step")):
         w.add_argument(f"--{flag}", type=int, default=None, help=f"{what} {recipe}")
     w.add_argument("--lr", type=float, default=None, help=f"peak AdamW learning rate {recipe}")
+    w.add_argument("--init", metavar="CHECKPOINT", help="start the joint stage from this checkpoint's weights "
+                   "(skips classification pre-training): train on")
     w.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     w.add_argument("--json", action="store_true", help="print the summary as JSON")
     w.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -181,7 +183,9 @@ def run_shapeworld(args: argparse.Namespace) -> int:
 
     given = {k: getattr(args, k) for k in ("epochs", "n_detect", "n_pose", "n_classify", "batch_size", "lr",
                                            "threads") if getattr(args, k) is not None}
-    recipe = Recipe(seed=args.seed, **given)
+    if args.init is not None and not Path(args.init).is_file():
+        raise InputError(f"{args.init}: no such checkpoint")
+    recipe = Recipe(seed=args.seed, init=args.init, **given)
     summary = train_and_export(args.out, recipe, checkpoint=args.checkpoint, command=_command(),
                                log=_logger(args.quiet), progress=not args.quiet)
     if args.json:

@@ -78,6 +78,8 @@ class Recipe:
     #: scene losses alone, from scratch, did not replace (3 epochs: top-1 50 %, mIoU 0.13)
     pretrain: bool = True
     pretrain_options: dict = field(default_factory=dict)  # overrides of the classify recipe (tests)
+    #: a ``train shapeworld`` checkpoint whose weights start stage 2 (stage 1 is then skipped)
+    init: str | None = None
     warmup_epochs: float = 0.3
     threads: int | None = None
     workers: int = 2  # processes generating the data
@@ -213,7 +215,13 @@ def train(
     if recipe.threads:
         torch.set_num_threads(recipe.threads)
     model = SharedModel(recipe.arch)
-    stage1 = pretrain(model, recipe, Path(workdir), log, progress) if recipe.pretrain else {}
+    if recipe.init:
+        state = torch.load(recipe.init, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["state_dict"])
+        log(f"stage 2 starts from {recipe.init}")
+        stage1 = dict(state.get("pretrain", {}))
+    else:
+        stage1 = pretrain(model, recipe, Path(workdir), log, progress) if recipe.pretrain else {}
     t0 = time.monotonic()
     train_set = make_scene_arrays(recipe.train_parts(), INPUT, workers=recipe.workers)
     val_set = make_scene_arrays(recipe.val_parts(), INPUT, workers=recipe.workers)
