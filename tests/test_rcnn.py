@@ -5,7 +5,13 @@ import pytest
 
 from visionkit.boxes import box_iou, decode_deltas, encode_deltas
 from visionkit.plugins.detect.rcnn import (
-    ANCHOR_RATIOS, ANCHOR_SIZES, BOX_WEIGHTS, anchors, detections_from_boxes, flatten_rpn, select_proposals,
+    ANCHOR_RATIOS,
+    ANCHOR_SIZES,
+    BOX_WEIGHTS,
+    anchors,
+    detections_from_boxes,
+    flatten_rpn,
+    select_proposals,
 )
 
 A = len(ANCHOR_SIZES) * len(ANCHOR_RATIOS)
@@ -18,8 +24,12 @@ def test_anchors_are_centred_on_cells_in_output_order():
     # cell (row 1, column 2) holds anchors A*5 .. A*6-1, centred at (2.5, 1.5) * stride
     np.testing.assert_allclose(centres[A * 5 : A * 6], [[20.0, 12.0]] * A)
     sides = anc[:A, 2:] - anc[:A, :2]
-    np.testing.assert_allclose(np.sqrt(sides.prod(axis=1)), np.repeat(ANCHOR_SIZES, len(ANCHOR_RATIOS)), rtol=1e-5)
-    np.testing.assert_allclose(sides[:, 1] / sides[:, 0], np.tile(ANCHOR_RATIOS, len(ANCHOR_SIZES)), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.sqrt(sides.prod(axis=1)), np.repeat(ANCHOR_SIZES, len(ANCHOR_RATIOS)), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        sides[:, 1] / sides[:, 0], np.tile(ANCHOR_RATIOS, len(ANCHOR_SIZES)), rtol=1e-5
+    )
 
 
 def test_flatten_follows_the_anchor_order():
@@ -40,7 +50,9 @@ def test_delta_coding_round_trips(weights):
         return np.concatenate([xy, xy + rng.uniform(5, 100, (50, 2))], axis=1).astype(np.float32)
 
     a, b = boxes(), boxes()
-    np.testing.assert_allclose(decode_deltas(a, encode_deltas(a, b, weights), weights), b, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(
+        decode_deltas(a, encode_deltas(a, b, weights), weights), b, rtol=1e-4, atol=1e-3
+    )
 
 
 def test_proposals_come_from_the_confident_anchors_clipped_to_the_picture():
@@ -62,11 +74,13 @@ def test_detections_take_each_class_deltas_and_suppress_duplicates():
     probs = np.array([[0.1, 0.9, 0.0], [0.2, 0.8, 0.0], [0.3, 0.1, 0.6]], np.float32)
     deltas = np.zeros((3, 8), np.float32)
     deltas[2, 4:] = encode_deltas(rois[2:3], np.array([[100, 110, 140, 150]], np.float32), BOX_WEIGHTS)[0]
-    boxes, scores, classes = detections_from_boxes(probs, deltas, rois, np.array([0, 0, 256, 256], np.float32),
-                                                   score=0.3, iou=0.5, max_det=10)
+    boxes, scores, classes = detections_from_boxes(
+        probs, deltas, rois, np.array([0, 0, 256, 256], np.float32), score=0.3, iou=0.5, max_det=10
+    )
     assert classes.tolist() == [0, 1] and scores.tolist() == pytest.approx([0.9, 0.6])
     np.testing.assert_allclose(boxes[1], [100, 110, 140, 150], atol=1e-3)
     assert box_iou(boxes, boxes).shape == (2, 2)
-    none = detections_from_boxes(probs, deltas, rois, np.array([0, 0, 256, 256], np.float32), score=0.95,
-                                 iou=0.5, max_det=10)
+    none = detections_from_boxes(
+        probs, deltas, rois, np.array([0, 0, 256, 256], np.float32), score=0.95, iou=0.5, max_det=10
+    )
     assert [len(x) for x in none] == [0, 0, 0]

@@ -29,8 +29,14 @@ def _sample_points(start: Tensor, length: Tensor, bins: int, ratio: int) -> Tens
     return start[:, None] + steps[None, :] * (length / bins)[:, None]
 
 
-def roi_align(features: Tensor, rois: Tensor, batch_indices: Tensor, output_size: tuple[int, int],
-              spatial_scale: float, sampling_ratio: int = 2) -> Tensor:
+def roi_align(
+    features: Tensor,
+    rois: Tensor,
+    batch_indices: Tensor,
+    output_size: tuple[int, int],
+    spatial_scale: float,
+    sampling_ratio: int = 2,
+) -> Tensor:
     """``features`` (B, C, H, W), ``rois`` (R, 4) xyxy in input pixels, ``batch_indices`` (R,)
     -> (R, C, out_h, out_w)."""
     out_h, out_w = output_size
@@ -42,7 +48,7 @@ def roi_align(features: Tensor, rois: Tensor, batch_indices: Tensor, output_size
     box = rois.to(features.dtype) * spatial_scale - 0.5
     ys = _sample_points(box[:, 1], box[:, 3] - box[:, 1], out_h, s)  # (R, out_h*s)
     xs = _sample_points(box[:, 0], box[:, 2] - box[:, 0], out_w, s)  # (R, out_w*s)
-    valid = (((ys >= -1) & (ys <= height))[:, :, None] & ((xs >= -1) & (xs <= width))[:, None, :])
+    valid = ((ys >= -1) & (ys <= height))[:, :, None] & ((xs >= -1) & (xs <= width))[:, None, :]
     gy = ys.clamp(0, height - 1) / max(height - 1, 1) * 2 - 1
     gx = xs.clamp(0, width - 1) / max(width - 1, 1) * 2 - 1
     grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)  # (R, hs, ws, 2)
@@ -53,8 +59,9 @@ def roi_align(features: Tensor, rois: Tensor, batch_indices: Tensor, output_size
         if idx.numel() == 0:
             continue
         g = grid[idx].reshape(1, -1, out_w * s, 2)
-        sampled = F.grid_sample(features[b : b + 1], g, mode="bilinear", padding_mode="border",
-                                align_corners=True)  # (1, C, k*hs, ws)
+        sampled = F.grid_sample(
+            features[b : b + 1], g, mode="bilinear", padding_mode="border", align_corners=True
+        )  # (1, C, k*hs, ws)
         sampled = sampled.reshape(channels, idx.numel(), out_h * s, out_w * s).transpose(0, 1)
         sampled = sampled * valid[idx][:, None].to(sampled.dtype)
         pooled.append(F.avg_pool2d(sampled, s))
@@ -72,9 +79,18 @@ class _OnnxRoiAlign(torch.autograd.Function):
 
     @staticmethod
     def symbolic(g, features, rois, batch_indices, out_h, out_w, scale, ratio):
-        return g.op("RoiAlign", features, rois, batch_indices, output_height_i=out_h,
-                    output_width_i=out_w, sampling_ratio_i=ratio, spatial_scale_f=scale,
-                    mode_s="avg", coordinate_transformation_mode_s="half_pixel")
+        return g.op(
+            "RoiAlign",
+            features,
+            rois,
+            batch_indices,
+            output_height_i=out_h,
+            output_width_i=out_w,
+            sampling_ratio_i=ratio,
+            spatial_scale_f=scale,
+            mode_s="avg",
+            coordinate_transformation_mode_s="half_pixel",
+        )
 
 
 class RoIAlign(nn.Module):
@@ -88,11 +104,15 @@ class RoIAlign(nn.Module):
 
     def forward(self, features: Tensor, rois: Tensor, batch_indices: Tensor) -> Tensor:
         if torch.onnx.is_in_onnx_export():
-            return _OnnxRoiAlign.apply(features, rois, batch_indices, *self.output_size,
-                                       self.spatial_scale, self.sampling_ratio)
-        return roi_align(features, rois, batch_indices, self.output_size, self.spatial_scale,
-                         self.sampling_ratio)
+            return _OnnxRoiAlign.apply(
+                features, rois, batch_indices, *self.output_size, self.spatial_scale, self.sampling_ratio
+            )
+        return roi_align(
+            features, rois, batch_indices, self.output_size, self.spatial_scale, self.sampling_ratio
+        )
 
     def extra_repr(self) -> str:
-        return f"output_size={self.output_size}, spatial_scale={self.spatial_scale}, " \
-               f"sampling_ratio={self.sampling_ratio}"
+        return (
+            f"output_size={self.output_size}, spatial_scale={self.spatial_scale}, "
+            f"sampling_ratio={self.sampling_ratio}"
+        )
