@@ -210,3 +210,23 @@ def test_package_exports_are_the_documented_objects_whatever_was_imported_first(
         importlib.import_module(module)  # a submodule of the same name would shadow the export
         assert getattr(visionkit, name) is getattr(importlib.import_module(module), name), name
     assert callable(visionkit.render)
+
+
+def test_option_limits_are_checked_for_every_task(tiny_models):
+    from visionkit.errors import UsageError
+    from visionkit.runtime import load_model
+    from visionkit.tasks import Task
+
+    class Limited(Task):
+        name = "limited"
+        default_options = {"score": 0.5, "n": 3, "flag": False}
+        option_limits = {"score": (0.0, 1.0), "n": (1, None)}
+
+    task = Limited(load_model(tiny_models["head"]), score=1, n=7, flag=True)
+    assert task.options == {"score": 1, "n": 7, "flag": True, "topk": 3}
+    for bad, message in (({"score": 1.5}, "score must be between 0.0 and 1.0"), ({"score": "high"}, "between"),
+                         ({"n": 0}, "n must be a positive whole number"), ({"n": 2.5}, "whole number"),
+                         ({"n": True}, "whole number")):
+        with pytest.raises(UsageError, match=message):
+            task.set_options(**bad)
+    assert task.options["score"] == 1 and task.options["n"] == 7  # a refused change changes nothing

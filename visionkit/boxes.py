@@ -44,17 +44,7 @@ FOLLOW_IOU = 0.3
 
 def iou_with(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
     """IoU of each of ``boxes`` (N, 4) with one ``box``, all ``[x1, y1, x2, y2]``."""
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    box = np.asarray(box, np.float64)
-    inter_w = np.clip(np.minimum(boxes[:, 2], box[2]) - np.maximum(boxes[:, 0], box[0]), 0, None)
-    inter_h = np.clip(np.minimum(boxes[:, 3], box[3]) - np.maximum(boxes[:, 1], box[1]), 0, None)
-    inter = inter_w * inter_h
-
-    def area(b: np.ndarray) -> np.ndarray:
-        return np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
-
-    union = area(boxes) + area(box) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    return box_iou(boxes, box)[:, 0]
 
 
 def best_match(boxes: np.ndarray, class_ids: np.ndarray, box: np.ndarray, class_id: int,
@@ -70,16 +60,16 @@ def best_match(boxes: np.ndarray, class_ids: np.ndarray, box: np.ndarray, class_
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) IoU of every box of ``a`` (N, 4) with every box of ``b`` (M, 4), xyxy."""
-    a = np.asarray(a, np.float32).reshape(-1, 4)
-    b = np.asarray(b, np.float32).reshape(-1, 4)
+    """(N, M) IoU of every box of ``a`` (N, 4) with every box of ``b`` (M, 4), xyxy (float64)."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
     lt = np.maximum(a[:, None, :2], b[None, :, :2])
     rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
     inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
     area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
     area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
     union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
 #: largest log-scale a decoded delta may apply (Faster R-CNN's log(1000/16)), against overflow

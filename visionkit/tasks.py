@@ -41,6 +41,9 @@ class Task:
 
     name: ClassVar[str] = ""
     default_options: ClassVar[Mapping[str, Any]] = {}
+    #: allowed ranges of numeric options, ``{name: (low, high)}`` inclusive, ``None`` for open;
+    #: an option whose default is an int must be a whole number
+    option_limits: ClassVar[Mapping[str, tuple[float | None, float | None]]] = {}
 
     def __init__(self, model: OnnxModel, **options: Any) -> None:
         self.model = model
@@ -54,6 +57,9 @@ class Task:
         if unknown:
             known = ", ".join(sorted(self.default_options)) or "none"
             raise UsageError(f"task {self.name!r} has no option {sorted(unknown)[0]!r} (options: {known})")
+        for key, (lo, hi) in self.option_limits.items():
+            if key in options:
+                _check_limit(key, options[key], lo, hi, whole=isinstance(self.default_options.get(key), int))
         self.options.update(options)
 
     def needs(self) -> tuple[str, ...]:
@@ -86,6 +92,14 @@ class Task:
         return load_object(decoders.get(name).factory)
 
 
+def _check_limit(key: str, value: Any, lo: float | None, hi: float | None, whole: bool) -> None:
+    number = isinstance(value, int) if whole else isinstance(value, (int, float))
+    if isinstance(value, bool) or not number or (lo is not None and value < lo) or (hi is not None and value > hi):
+        if whole and lo == 1 and hi is None:
+            raise UsageError(f"{key} must be a positive whole number, not {value!r}")
+        raise UsageError(f"{key} must be between {lo} and {hi}, not {value!r}")
+
+
 class DecoderTask(Task):
     """A task whose model outputs are read by the decoder its card names in ``output``.
 
@@ -99,12 +113,11 @@ class DecoderTask(Task):
         decoder = self.load_decoder()
         # a class is a decoder with state (a second graph, caches): made once per model
         self._decoder = decoder(model) if isinstance(decoder, type) else decoder
+        # a decoder that runs graphs of its own (a two-stage detector) runs the model too
+        self._forward = getattr(self._decoder, "forward", None)
 
     def forward(self, inputs: TaskInputs) -> list[np.ndarray]:
-        # a decoder that runs graphs of its own (a two-stage detector) runs the model too
-        if hasattr(self._decoder, "forward"):
-            return self._decoder.forward(inputs)
-        return super().forward(inputs)
+        return self._forward(inputs) if self._forward is not None else super().forward(inputs)
 
     def decode(self, outputs: list[np.ndarray], inputs: TaskInputs) -> Any:
         return self._decoder(outputs, inputs, self.card, self.options)

@@ -6,7 +6,7 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from visionkit.errors import ModelError, UsageError
+from visionkit.errors import ModelError
 from visionkit.results import Classification
 from visionkit.tasks import Task, TaskInputs
 
@@ -20,16 +20,12 @@ def softmax(x: np.ndarray) -> np.ndarray:
 class ClassifyTask(Task):
     name: ClassVar[str] = "classify"
     default_options: ClassVar[Mapping[str, Any]] = {"topk": 5}
+    option_limits: ClassVar[Mapping[str, tuple]] = {"topk": (1, None)}
 
     def __init__(self, model, **options: Any) -> None:
         super().__init__(model, **options)
         if self.card.output not in ("logits", "probs"):
             raise ModelError(f"{model.path.name}: classify output must be logits or probs, card says {self.card.output!r}")
-
-    def set_options(self, **options: Any) -> None:
-        if "topk" in options and (not isinstance(options["topk"], int) or options["topk"] < 1):
-            raise UsageError(f"topk must be a positive whole number, not {options['topk']!r}")
-        super().set_options(**options)
 
     def decode(self, outputs: list[np.ndarray], inputs: TaskInputs) -> Classification:
         # (1, C), (C,) and SqueezeNet's (1, C, 1, 1) all flatten to one score per class

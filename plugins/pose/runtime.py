@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from visionkit.errors import ModelError, UsageError
+from visionkit.errors import ModelError
 from visionkit.results import Detections, Keypoints
 from visionkit.runtime import feature_feeds
 from visionkit.tasks import Task, TaskInputs
@@ -24,19 +24,7 @@ class PoseTask(Task):
     #: score: lowest detection score of a figure that gets joints; whole_image: the picture is
     #: one figure (no detector); max_instances: cap on figures per frame
     default_options: ClassVar[Mapping[str, Any]] = {"score": 0.5, "whole_image": False, "max_instances": 50}
-
-    def set_options(self, **options: Any) -> None:
-        if "score" in options and not (
-            isinstance(options["score"], (int, float)) and 0 <= options["score"] <= 1
-        ):
-            raise UsageError(f"score must be between 0 and 1, not {options['score']!r}")
-        if "max_instances" in options and (
-            not isinstance(options["max_instances"], int) or options["max_instances"] < 1
-        ):
-            raise UsageError(
-                f"max_instances must be a positive whole number, not {options['max_instances']!r}"
-            )
-        super().set_options(**options)
+    option_limits: ClassVar[Mapping[str, tuple]] = {"score": (0.0, 1.0), "max_instances": (1, None)}
 
     def __init__(self, model, **options: Any) -> None:
         if not model.card.is_head:
