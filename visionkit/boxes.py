@@ -97,4 +97,5 @@ def decode_deltas(boxes: np.ndarray, deltas: np.ndarray, weights=(1.0, 1.0, 1.0,
     dh = np.minimum(deltas[:, 3] / wh, _MAX_LOG_SCALE)
     pcx, pcy = cx + deltas[:, 0] / wx * bw, cy + deltas[:, 1] / wy * bh
     pw, ph = np.exp(dw) * bw, np.exp(dh) * bh
-    return np.stack([pcx - 0.5 * pw, pcy - 0.5 * ph, pcx + 0.5 * pw, pcy + 0.5 * ph], axis=1).astype(np.float32)
+    out = np.stack([pcx - 0.5 * pw, pcy - 0.5 * ph, pcx + 0.5 * pw, pcy + 0.5 * ph], axis=1)
+    return out.astype(np.float32)

@@ -94,7 +94,8 @@ class Task:
 
 def _check_limit(key: str, value: Any, lo: float | None, hi: float | None, whole: bool) -> None:
     number = isinstance(value, int) if whole else isinstance(value, (int, float))
-    if isinstance(value, bool) or not number or (lo is not None and value < lo) or (hi is not None and value > hi):
+    outside = number and ((lo is not None and value < lo) or (hi is not None and value > hi))
+    if isinstance(value, bool) or not number or outside:
         if whole and lo == 1 and hi is None:
             raise UsageError(f"{key} must be a positive whole number, not {value!r}")
         raise UsageError(f"{key} must be between {lo} and {hi}, not {value!r}")

@@ -10,4 +10,6 @@ class DetectTask(DecoderTask):
     name: ClassVar[str] = "detect"
     #: score: lowest score kept; iou: NMS overlap above which the weaker box goes; max_det: cap
     default_options: ClassVar[Mapping[str, Any]] = {"score": 0.3, "iou": 0.45, "max_det": 300}
-    option_limits: ClassVar[Mapping[str, tuple]] = {"score": (0.0, 1.0), "iou": (0.0, 1.0), "max_det": (1, None)}
+    option_limits: ClassVar[Mapping[str, tuple]] = {
+        "score": (0.0, 1.0), "iou": (0.0, 1.0), "max_det": (1, None),
+    }
