@@ -206,3 +206,51 @@ def test_a_shapeworld_checkpoint_exports_again(shared, tmp_path, monkeypatch):
     b = read_card(tmp_path / "b" / "shapeworld_backbone.onnx")
     assert a.hash == b.hash
     assert read_card(tmp_path / "a" / "shapeworld_pose.onnx").backbone.hash == a.hash
+
+
+def _stage1_checkpoint(path, seed=0, **recipe_changes):
+    from visionkit.nn.recipes.shapeworld import PRETRAIN_FILE, SharedModel
+    from visionkit.plugins.classify.train import DEFAULTS
+
+    model = SharedModel()
+    state = {f"backbone.{k}": v for k, v in model.backbone.state_dict().items()}
+    state.update({f"head.{k}": v for k, v in model.classify.state_dict().items()})
+    recipe = {k: DEFAULTS[k] for k in ("epochs", "batch_size", "lr", "optimizer")} | recipe_changes
+    ckpt = {
+        "arch": "resnet_mini",
+        "state_dict": state,
+        "metrics": {"top1": 0.5},
+        "provenance": {"seed": seed, "recipe": recipe, "data": {"train": {"n": DEFAULTS["n_train"]}}},
+    }
+    path.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, path / PRETRAIN_FILE)
+    return model
+
+
+def test_stage_one_is_reused_only_when_it_would_come_out_the_same(tmp_path, monkeypatch):
+    import visionkit.plugins.classify.train as classify_train
+    from visionkit.nn.recipes.shapeworld import PRETRAIN_FILE, Recipe, SharedModel, pretrain, reusable_pretrain
+
+    made = _stage1_checkpoint(tmp_path / "same")
+    _stage1_checkpoint(tmp_path / "seed", seed=1)
+    _stage1_checkpoint(tmp_path / "lr", lr=0.5)
+    assert reusable_pretrain(Recipe(), tmp_path / "same") is not None
+    assert reusable_pretrain(Recipe(seed=1), tmp_path / "same") is None
+    assert reusable_pretrain(Recipe(), tmp_path / "seed") is None
+    assert reusable_pretrain(Recipe(), tmp_path / "lr") is None
+    assert reusable_pretrain(Recipe(pretrain_options={"epochs": 1}), tmp_path / "same") is None
+    assert reusable_pretrain(Recipe(), tmp_path / "missing") is None
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / PRETRAIN_FILE).write_bytes(b"<html>not a checkpoint</html>")
+    assert reusable_pretrain(Recipe(), tmp_path / "junk") is None
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("stage 1 ran again")
+
+    monkeypatch.setattr(classify_train, "train_classify", no_training)
+    lines = []
+    model = SharedModel()
+    assert pretrain(model, Recipe(), tmp_path / "same", lines.append, False) == {"top1": 0.5}
+    assert "reusing" in lines[0]
+    for a, b in zip(made.backbone.state_dict().values(), model.backbone.state_dict().values()):
+        assert torch.equal(a, b)

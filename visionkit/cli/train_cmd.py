@@ -58,7 +58,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
                     "and pose (DeepPose) heads on generated ShapeWorld scenes, save the checkpoint, "
                     "export every model to OUT, measure each on held-out sets (seed 10000) the way "
                     "'visionkit eval' does, and record the numbers in the cards. Defaults reproduce "
-                    "the bundled models (about 20 minutes on 2 CPU cores).",
+                    "the bundled models (about 95 minutes on 2 CPU cores). Stage 1, the "
+                    "classification pre-training (about 9 of those minutes), is reused from "
+                    "runs/shapeworld/pretrain when a run with the same seed left it there.",
         epilog="examples:\n"
                "  visionkit train shapeworld --out assets/models --seed 0       # the bundled models\n"
                "  visionkit train shapeworld --out runs/quick --epochs 1 --n-detect 500\n"

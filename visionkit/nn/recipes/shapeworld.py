@@ -65,11 +65,11 @@ class Recipe:
 
     seed: int = 0
     arch: str = "resnet_mini"
-    n_detect: int = 7000
-    n_pose: int = 2500
-    n_classify: int = 2500
+    n_detect: int = 10500
+    n_pose: int = 3750
+    n_classify: int = 3750
     n_val: int = 96  # per kind
-    epochs: int = 4
+    epochs: int = 7
     batch_size: int = 16
     lr: float = 1.5e-3
     weight_decay: float = 0.05
@@ -187,21 +187,52 @@ def pretrain(
     initialise the shared model's backbone and classify head. Returns its metrics."""
     from visionkit.plugins.classify.train import train_classify
 
-    log(f"stage 1: classification pre-training ({workdir})")
-    result = train_classify(
-        workdir,
-        seed=recipe.seed,
-        threads=recipe.threads,
-        arch=recipe.arch,
-        progress=progress,
-        command="visionkit train shapeworld (stage 1)",
-        **recipe.pretrain_options,
-    )
-    state = torch.load(result["checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
+    ckpt = reusable_pretrain(recipe, workdir)
+    if ckpt is not None:
+        log(f"stage 1: reusing {workdir / PRETRAIN_FILE} (same seed and recipe; delete it to retrain)")
+    else:
+        log(f"stage 1: classification pre-training ({workdir})")
+        result = train_classify(
+            workdir,
+            seed=recipe.seed,
+            threads=recipe.threads,
+            arch=recipe.arch,
+            progress=progress,
+            command="visionkit train shapeworld (stage 1)",
+            **recipe.pretrain_options,
+        )
+        ckpt = torch.load(result["checkpoint"], map_location="cpu", weights_only=False)
+    state = ckpt["state_dict"]
     for prefix, module in (("backbone.", model.backbone), ("head.", model.classify)):
         module.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
-    log(f"stage 1: top-1 {100 * result['metrics']['top1']:.2f}% at 128 px; stage 2: joint training")
-    return dict(result["metrics"])
+    log(f"stage 1: top-1 {100 * ckpt['metrics']['top1']:.2f}% at 128 px; stage 2: joint training")
+    return dict(ckpt["metrics"])
+
+
+PRETRAIN_FILE = "shapeworld_classify.pt"
+
+
+def reusable_pretrain(recipe: Recipe, workdir: Path) -> dict | None:
+    """A stage-1 checkpoint already in ``workdir`` that this recipe would train again (same
+    seed, architecture and classify-recipe defaults), so a second run skips ten minutes of
+    identical work; None when there is none or it differs."""
+    from visionkit.plugins.classify.train import DEFAULTS
+
+    path = workdir / PRETRAIN_FILE
+    if recipe.pretrain_options or not path.is_file():
+        return None
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        made = ckpt["provenance"]
+        same = (
+            made["seed"] == recipe.seed
+            and ckpt["arch"] == recipe.arch
+            and made["data"]["train"]["n"] == DEFAULTS["n_train"]
+            and all(made["recipe"][k] == DEFAULTS[k] for k in ("epochs", "batch_size", "lr", "optimizer"))
+        )
+    except Exception:  # unreadable or from another version: train it again
+        return None
+    return ckpt if same else None
 
 
 def train(
