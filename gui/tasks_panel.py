@@ -143,6 +143,9 @@ class TaskPanel(QWidget):
             if name in info.dropped:
                 box.setChecked(False)
             box.blockSignals(False)
+            # a task the pipeline added for another runs (and draws) though its box is off: say so
+            needer = info.added.get(name)
+            box.setTitle(f"{name} (runs for {needer})" if needer else name)
             box.set_options(info.options.get(name, {}), info.defaults.get(name, {}), self.option_changed.emit)
             if name in info.models:
                 box.setToolTip(f"{box.spec.summary}; model {info.models[name]} (plugin {box.spec.plugin or '?'})")

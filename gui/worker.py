@@ -43,6 +43,7 @@ class PipelineInfo:
     provider: str  # the provider the sessions really got; "" without tasks
     models: Mapping[str, str]  # role (backbone, task) -> model file name
     dropped: Mapping[str, str]  # task -> why it could not be turned on
+    added: Mapping[str, str] = field(default_factory=dict)  # task run for another -> that task
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,8 @@ class InferenceWorker(QObject):
             defaults={n: dict(t.default_options) for n, t in tasks.items()},
             provider=pipeline.provider if pipeline is not None else "",
             models={role: m.path.name for role, m in pipeline.models().items()} if pipeline else {},
-            dropped=dropped))
+            dropped=dropped,
+            added=dict(pipeline.added) if pipeline is not None else {}))
         for text in warnings:
             self.failed.emit(text)
         if self._frame is not None and not self._playing:

@@ -72,9 +72,9 @@ def test_every_head_runs_on_one_backbone_pass(shared):
 def test_pose_alone_brings_the_detector_it_needs_and_runs_it_first(shared):
     # detect is added (a model may be named for it, else its default is used)
     pipe = Pipeline(["pose"], models=models(shared, "pose", "detect"))
-    assert pipe.task_names == ["detect", "pose"]
+    assert pipe.task_names == ["detect", "pose"] and pipe.added == {"detect": "pose"}
     pipe = Pipeline(["pose", "detect"], models=models(shared, "pose", "detect"))
-    assert pipe.task_names == ["detect", "pose"]
+    assert pipe.task_names == ["detect", "pose"] and pipe.added == {}
     whole = Pipeline(
         ["pose"],
         models=models(shared, "pose"),

@@ -103,6 +103,8 @@ class Pipeline:
         self.device = device
         self.tasks: dict[str, Task] = {}
         self.backbone: OnnxModel | None = None
+        #: tasks run because another needs them, each with the first task that did (the GUI says so)
+        self.added: dict[str, str] = {}
         built: dict[str, Task] = {}
         for name in self.task_names:
             # card= describes model=, which only exists with a single task
@@ -117,6 +119,7 @@ class Pipeline:
             if name in chain:
                 raise UsageError(f"tasks need each other in a circle: {' -> '.join(chain + (name,))}")
             if name not in built:
+                self.added[name] = chain[-1]
                 built[name] = self._build_task(name, models.get(name), None, backbone, device, threads,
                                                options.get(name, {}))
             for dep in built[name].needs():

@@ -156,3 +156,20 @@ def test_inference_runs_off_the_ui_thread_and_close_aborts_it(qtbot, make_window
     started = time.perf_counter()
     window.close()
     assert time.perf_counter() - started < 1.0 and not window._thread.isRunning()
+
+
+def test_a_task_run_for_another_says_so(qtbot):
+    from visionkit.gui.tasks_panel import TaskPanel
+    from visionkit.gui.worker import PipelineInfo
+    from visionkit.registry import TaskSpec
+
+    specs = [TaskSpec(name, f"{name} task", "visionkit.tasks:Task") for name in ("detect", "pose")]
+    panel = TaskPanel(specs, enabled=["pose"])
+    qtbot.addWidget(panel)
+    info = PipelineInfo(options={"detect": {}, "pose": {}}, defaults={"detect": {}, "pose": {}}, provider="cpu",
+                        models={}, dropped={}, added={"detect": "pose"})
+    panel.show_info(info)
+    assert panel.boxes["detect"].title() == "detect (runs for pose)"
+    assert panel.boxes["pose"].title() == "pose"
+    panel.show_info(PipelineInfo(options={}, defaults={}, provider="cpu", models={}, dropped={}))
+    assert panel.boxes["detect"].title() == "detect"
