@@ -2,10 +2,14 @@
 
 The seeds below were used by nothing else (training: 0, validation: 5000, the cards' test
 sets: 10000, samples: 424242), so these are held-out sets the models have never seen. The
-sets are smaller than the cards' (the suite must stay fast), so the checks are the issue's
-targets, which the cards' numbers clear with room to spare.
+sets are smaller than the cards' (the suite must stay fast), so each model is held to its own
+card's number less a margin for the smaller set (the issue's targets are not yet met; see
+assets/models/README.md).
 """
 
+import json
+
+import numpy as np
 import pytest
 
 import visionkit as vk
@@ -75,3 +79,18 @@ def test_scene_heads_on_fresh_held_out_data_match_their_cards(task, n, margins, 
     for metric, margin in margins.items():
         stated = card(task).metrics[metric]
         assert metrics[metric] >= stated - margin, f"{task} {metric} {metrics[metric]:.4f} on fresh data; card {stated:.4f}"
+
+
+def test_agnostic_nms_leaves_one_label_per_object(capsys):
+    from visionkit.boxes import box_iou
+    from visionkit.cli import main
+
+    scene = next(str(p) for p in samples() if p.name == "scene_figures.png")
+    per_class = vk.Pipeline(["detect"], options={"detect": {"score": 0.05}})(scene)["detect"]
+    agnostic = vk.Pipeline(["detect"], options={"detect": {"score": 0.05, "agnostic": True}})(scene)["detect"]
+    iou = box_iou(agnostic.boxes, agnostic.boxes)
+    np.fill_diagonal(iou, 0)
+    assert len(agnostic) and iou.max() <= 0.45 and len(agnostic) < len(per_class)
+    assert main(["predict", scene, "--task", "detect", "--score", "0.05", "--agnostic", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert len(row["results"]["detect"]["boxes"]) == len(agnostic)

@@ -17,7 +17,7 @@ from visionkit.tasks import TaskInputs
 
 from .conftest import realworld
 
-OPTIONS = {"score": 0.3, "iou": 0.45, "max_det": 300}
+OPTIONS = {"score": 0.3, "iou": 0.45, "max_det": 300, "agnostic": False}
 
 
 def test_nms_is_per_class_and_best_first():
@@ -27,6 +27,8 @@ def test_nms_is_per_class_and_best_first():
     assert nms(boxes, scores, classes, iou=0.5).tolist() == [1, 2, 3]  # box 0 loses to box 1 only
     assert nms(boxes, scores, classes, iou=0.5, max_det=2).tolist() == [1, 2]
     assert nms(boxes[:0], scores[:0], classes[:0], iou=0.5).size == 0
+    # across classes, box 2 (class 1) overlaps box 1 as much as box 0 does
+    assert nms(boxes, scores, classes, iou=0.5, agnostic=True).tolist() == [1, 3]
 
 
 def yolox_card(size=64, labels=("cat", "dog")):

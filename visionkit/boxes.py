@@ -25,10 +25,13 @@ def to_image(boxes_xyxy: np.ndarray, transform: Transform, width: int, height: i
 
 
 def nms(boxes_xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou: float,
-        max_det: int = 300) -> np.ndarray:
-    """Indices kept by per-class greedy NMS at IoU ``iou``, best score first."""
+        max_det: int = 300, agnostic: bool = False) -> np.ndarray:
+    """Indices kept by per-class greedy NMS at IoU ``iou``, best score first; ``agnostic``
+    suppresses across classes too (one box per object, whatever the classes say)."""
     if len(scores) == 0:
         return np.zeros(0, dtype=np.int64)
+    if agnostic:
+        class_ids = np.zeros(len(scores), np.int64)
     xywh = boxes_xyxy.copy()
     xywh[:, 2:] -= xywh[:, :2]
     keep = cv2.dnn.NMSBoxesBatched(xywh.tolist(), scores.tolist(), class_ids.tolist(),

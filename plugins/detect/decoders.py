@@ -53,6 +53,6 @@ def decode_yolox(outputs: list[np.ndarray], inputs: TaskInputs, card: ModelCard,
     centres = (rows[:, :2] + cells) * strides
     sizes = np.exp(rows[:, 2:4]) * strides
     boxes = cxcywh_to_xyxy(np.concatenate([centres, sizes], axis=1))
-    kept = nms(boxes, scores, class_ids, options["iou"], options["max_det"])
+    kept = nms(boxes, scores, class_ids, options["iou"], options["max_det"], options.get("agnostic", False))
     h, w = inputs.image.shape[:2]
     return _detections(to_image(boxes[kept], inputs.transform, w, h), scores[kept], class_ids[kept], card.labels)

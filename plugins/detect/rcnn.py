@@ -114,6 +114,7 @@ def detections_from_boxes(
     score: float,
     iou: float,
     max_det: int,
+    agnostic: bool = False,
 ) -> tuple[np.ndarray, ...]:
     """Box-head outputs -> ``(boxes (N, 4), scores (N,), class_ids (N,))`` in input pixels.
 
@@ -129,7 +130,7 @@ def detections_from_boxes(
     np.clip(boxes[:, 0::2], region[0], region[2], out=boxes[:, 0::2])
     np.clip(boxes[:, 1::2], region[1], region[3], out=boxes[:, 1::2])
     scores = probs[r_idx, c_idx + 1]
-    kept = nms(boxes, scores, c_idx, iou, max_det)
+    kept = nms(boxes, scores, c_idx, iou, max_det, agnostic)
     return boxes[kept], scores[kept].astype(np.float32), c_idx[kept].astype(np.int64)
 
 
@@ -189,6 +190,7 @@ class RCNNDecoder:
                 score=options["score"],
                 iou=options["iou"],
                 max_det=options["max_det"],
+                agnostic=options.get("agnostic", False),
             )
         else:
             boxes, scores, class_ids = (

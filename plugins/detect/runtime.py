@@ -8,8 +8,10 @@ from visionkit.tasks import DecoderTask
 
 class DetectTask(DecoderTask):
     name: ClassVar[str] = "detect"
-    #: score: lowest score kept; iou: NMS overlap above which the weaker box goes; max_det: cap
-    default_options: ClassVar[Mapping[str, Any]] = {"score": 0.3, "iou": 0.45, "max_det": 300}
+    #: score: lowest score kept; iou: NMS overlap above which the weaker box goes; max_det: cap;
+    #: agnostic: NMS across classes, so one object never carries two labels (COCO scoring keeps
+    #: the per-class default)
+    default_options: ClassVar[Mapping[str, Any]] = {"score": 0.3, "iou": 0.45, "max_det": 300, "agnostic": False}
     option_limits: ClassVar[Mapping[str, tuple]] = {
         "score": (0.0, 1.0), "iou": (0.0, 1.0), "max_det": (1, None),
     }

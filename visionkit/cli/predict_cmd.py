@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--topk", type=int, default=None, help="classes to report per image (classify)")
     p.add_argument("--score", type=float, default=None, help="lowest score kept, 0-1 (detect)")
     p.add_argument("--iou", type=float, default=None, help="NMS overlap threshold, 0-1 (detect)")
+    p.add_argument("--agnostic", action="store_const", const=True, default=None,
+                   help="NMS across classes: one label per object (detect)")
     p.add_argument("--json", action="store_true", help="one JSON object per frame on stdout")
     p.add_argument("--save", metavar="DIR", help="write annotated images/videos to DIR")
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
@@ -45,7 +47,7 @@ def _default_tasks(args: argparse.Namespace, model: str | None) -> str:
 
 
 #: generic flags, each applied to every chosen task that has an option of that name
-TASK_FLAGS = ("topk", "score", "iou")
+TASK_FLAGS = ("topk", "score", "iou", "agnostic")
 
 
 def _options(args: argparse.Namespace, pipeline) -> None:
