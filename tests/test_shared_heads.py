@@ -234,10 +234,12 @@ def test_stage_one_is_reused_only_when_it_would_come_out_the_same(tmp_path, monk
     made = _stage1_checkpoint(tmp_path / "same")
     _stage1_checkpoint(tmp_path / "seed", seed=1)
     _stage1_checkpoint(tmp_path / "lr", lr=0.5)
+    _stage1_checkpoint(tmp_path / "augment", augment="Augment(flip=0.0)")
     assert reusable_pretrain(Recipe(), tmp_path / "same") is not None
     assert reusable_pretrain(Recipe(seed=1), tmp_path / "same") is None
     assert reusable_pretrain(Recipe(), tmp_path / "seed") is None
     assert reusable_pretrain(Recipe(), tmp_path / "lr") is None
+    assert reusable_pretrain(Recipe(), tmp_path / "augment") is None
     assert reusable_pretrain(Recipe(pretrain_options={"epochs": 1}), tmp_path / "same") is None
     assert reusable_pretrain(Recipe(), tmp_path / "missing") is None
     (tmp_path / "junk").mkdir()

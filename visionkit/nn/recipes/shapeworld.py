@@ -214,9 +214,10 @@ PRETRAIN_FILE = "shapeworld_classify.pt"
 
 def reusable_pretrain(recipe: Recipe, workdir: Path) -> dict | None:
     """A stage-1 checkpoint already in ``workdir`` that this recipe would train again (same
-    seed, architecture and classify-recipe defaults), so a second run skips ten minutes of
-    identical work; None when there is none or it differs."""
-    from visionkit.plugins.classify.train import DEFAULTS
+    seed, architecture, data size, and every setting the classify recipe records, augmentation
+    included), so a second run skips ten minutes of identical work; None when there is none or
+    it differs."""
+    from visionkit.plugins.classify.train import AUGMENT, DEFAULTS
 
     path = workdir / PRETRAIN_FILE
     if recipe.pretrain_options or not path.is_file():
@@ -228,7 +229,8 @@ def reusable_pretrain(recipe: Recipe, workdir: Path) -> dict | None:
             made["seed"] == recipe.seed
             and ckpt["arch"] == recipe.arch
             and made["data"]["train"]["n"] == DEFAULTS["n_train"]
-            and all(made["recipe"][k] == DEFAULTS[k] for k in ("epochs", "batch_size", "lr", "optimizer"))
+            and all(v == DEFAULTS[k] for k, v in made["recipe"].items() if k in DEFAULTS)
+            and made["recipe"].get("augment", repr(AUGMENT)) == repr(AUGMENT)
         )
     except Exception:  # unreadable or from another version: train it again
         return None
