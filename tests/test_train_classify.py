@@ -159,3 +159,38 @@ def test_fit_early_stops_and_restores_best_weights():
         acc = float((model(x).argmax(1) == y).float().mean())
     assert acc == pytest.approx(hist.best["val_accuracy"])
     assert any("early stop" in line for line in seen) and "acc" in seen[0]
+
+
+@pytest.mark.parametrize("pays", [True, False])
+def test_bf16_auto_autocasts_only_where_it_pays(monkeypatch, pays):
+    """bf16="auto" follows the probe: on a CPU without native bfloat16 the reference kernels
+    are 50x slower than fp32, so the recipes must not autocast there."""
+    import torch.nn.functional as F
+
+    from visionkit.nn import trainer
+
+    monkeypatch.setattr(trainer, "bf16_pays", lambda: pays)
+    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    y = (x[:, 0] > 0).long()
+    dtypes, seen = [], []
+
+    def step(m, batch, gen, train):
+        logits = m(batch[0])
+        if train:
+            dtypes.append(logits.dtype)
+        return F.cross_entropy(logits.float(), batch[1]), {"count": len(batch[1])}
+
+    cfg = trainer.TrainConfig(epochs=1, lr=0.1, bf16="auto", progress=False)
+    hist = trainer.fit(torch.nn.Linear(2, 2), trainer.ArrayBatches(x, y, batch_size=32), None, step, cfg,
+                       log=seen.append)
+    assert hist.bf16 is pays
+    assert set(dtypes) == {torch.bfloat16 if pays else torch.float32}
+    assert seen[0] == ("precision: bfloat16 autocast" if pays else
+                       "precision: float32 (bfloat16 is slower on this CPU)")
+
+
+def test_bf16_probe_answers_once():
+    from visionkit.nn.trainer import bf16_pays
+
+    first = bf16_pays()
+    assert isinstance(first, bool) and bf16_pays() is first

@@ -40,7 +40,7 @@ __all__ = ["DEFAULTS", "MEAN", "STD", "build_model", "evaluate", "export_checkpo
 #: the recipe of the bundled models
 DEFAULTS: dict[str, Any] = dict(
     n_train=24_000, n_val=2_800, n_test=5_600, epochs=8, batch_size=64, lr=0.1, optimizer="sgd",
-    weight_decay=5e-4, drop_rate=0.2, label_smoothing=0.0, aux_weight=1.0, bf16=True,
+    weight_decay=5e-4, drop_rate=0.2, label_smoothing=0.0, aux_weight=1.0, bf16="auto",
     patience=None, arch="resnet_mini",
 )
 MEAN = (0.5, 0.5, 0.5)
@@ -127,7 +127,7 @@ def train_classify(
     progress: bool = True, optimizer: str = DEFAULTS["optimizer"],
     weight_decay: float = DEFAULTS["weight_decay"], drop_rate: float = DEFAULTS["drop_rate"],
     label_smoothing: float = DEFAULTS["label_smoothing"], aux_weight: float = DEFAULTS["aux_weight"],
-    bf16: bool = DEFAULTS["bf16"], patience: int | None = DEFAULTS["patience"],
+    bf16: bool | str = DEFAULTS["bf16"], patience: int | None = DEFAULTS["patience"],
     name: str | None = None, command: str | None = None,
 ) -> dict:
     """Train backbone + classify head, test, export both ONNX files; returns a summary dict
@@ -190,7 +190,7 @@ def train_classify(
     recipe = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
               "momentum": cfg.momentum, "nesterov": cfg.nesterov, "weight_decay": weight_decay,
               "schedule": f"{cfg.schedule} with {cfg.warmup_epochs:g} warmup epochs",
-              "drop_rate": drop_rate, "label_smoothing": label_smoothing, "bf16": bf16,
+              "drop_rate": drop_rate, "label_smoothing": label_smoothing, "bf16": bf16, "precision": "bf16" if hist.bf16 else "fp32",
               "aux_weight": aux_weight if dense else 0.0, "arch": arch, "augment": repr(augment),
               "threads": torch.get_num_threads()}
     ckpt = {

@@ -268,7 +268,7 @@ def train(
         weight_decay=recipe.weight_decay,
         warmup_epochs=recipe.warmup_epochs,
         optimizer="adamw",
-        bf16=True,
+        bf16="auto",
         grad_clip=10.0,
         monitor="loss",
         mode="min",
