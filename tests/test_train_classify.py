@@ -194,3 +194,14 @@ def test_bf16_probe_answers_once():
 
     first = bf16_pays()
     assert isinstance(first, bool) and bf16_pays() is first
+
+
+def test_bf16_probe_leaves_the_random_state_alone():
+    from visionkit.nn import trainer
+
+    trainer.bf16_pays.cache_clear()
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    trainer.bf16_pays()
+    assert torch.equal(torch.rand(4), expected)

@@ -102,9 +102,12 @@ def bf16_pays() -> bool:
     ran a 3x3 convolution's forward and backward **50x slower** than fp32 (4.9 s vs 0.10 s for
     16 x 64 x 64 x 64, an AMD EPYC with AVX2). The capability flags do not say which kernel
     will run, so this times one small convolution both ways (about 0.1 s, once per process).
+    The global random state is left as it was, so seeded training does not depend on whether
+    the probe already ran in this process.
     """
-    conv = nn.Conv2d(32, 32, 3, padding=1)
-    x = torch.randn(8, 32, 32, 32)
+    with torch.random.fork_rng(devices=[]):
+        conv = nn.Conv2d(32, 32, 3, padding=1)
+        x = torch.randn(8, 32, 32, 32)
 
     def once(bf16: bool) -> float:
         t = time.perf_counter()
