@@ -65,11 +65,11 @@ class Recipe:
 
     seed: int = 0
     arch: str = "resnet_mini"
-    n_detect: int = 8400
-    n_pose: int = 3000
-    n_classify: int = 3000
+    n_detect: int = 10500
+    n_pose: int = 3750
+    n_classify: int = 3750
     n_val: int = 96  # per kind
-    epochs: int = 6
+    epochs: int = 7
     batch_size: int = 16
     lr: float = 1.5e-3
     weight_decay: float = 0.05
