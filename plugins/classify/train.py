@@ -190,7 +190,8 @@ def train_classify(
     recipe = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
               "momentum": cfg.momentum, "nesterov": cfg.nesterov, "weight_decay": weight_decay,
               "schedule": f"{cfg.schedule} with {cfg.warmup_epochs:g} warmup epochs",
-              "drop_rate": drop_rate, "label_smoothing": label_smoothing, "bf16": bf16, "precision": "bf16" if hist.bf16 else "fp32",
+              "drop_rate": drop_rate, "label_smoothing": label_smoothing, "bf16": bf16,
+              "precision": "bf16" if hist.bf16 else "fp32",
               "aux_weight": aux_weight if dense else 0.0, "arch": arch, "augment": repr(augment),
               "threads": torch.get_num_threads()}
     ckpt = {

@@ -58,8 +58,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
                     "and pose (DeepPose) heads on generated ShapeWorld scenes, save the checkpoint, "
                     "export every model to OUT, measure each on held-out sets (seed 10000) the way "
                     "'visionkit eval' does, and record the numbers in the cards. Defaults reproduce "
-                    "the bundled models (about two and a half hours on 2 CPU cores without native bfloat16, "
-                    "where training runs in float32). Stage 1, the classification pre-training "
+                    "the bundled models (about two and a half hours on 2 CPU cores without native "
+                    "bfloat16, where training runs in float32). Stage 1, the classification pre-training "
                     "(about 25 minutes there), is reused from runs/shapeworld/pretrain when a "
                     "run with the same seed and recipe left it there.",
         epilog="examples:\n"

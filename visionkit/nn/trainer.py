@@ -101,7 +101,7 @@ def bf16_pays() -> bool:
     than fp32; where it has not (AVX2 only), PyTorch falls back to a reference kernel that
     ran a 3x3 convolution's forward and backward **50x slower** than fp32 (4.9 s vs 0.10 s for
     16 x 64 x 64 x 64, an AMD EPYC with AVX2). The capability flags do not say which kernel
-    will run, so this times one small convolution both ways (about 0.1 s, once per process).
+    will run, so this times one small convolution both ways (0.2 s, once per process).
     The global random state is left as it was, so seeded training does not depend on whether
     the probe already ran in this process.
     """
