@@ -64,6 +64,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
                     "run with the same seed and recipe left it there.",
         epilog="examples:\n"
                "  visionkit train shapeworld --out assets/models --seed 0       # the bundled models\n"
+               "  visionkit train shapeworld --out assets/models --seed 0 --resume  # after a stop\n"
                "  visionkit train shapeworld --out runs/quick --epochs 1 --n-detect 500\n"
                "  visionkit export runs/shapeworld/shapeworld.pt --out runs/again",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -79,6 +80,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
     w.add_argument("--lr", type=float, default=None, help=f"peak AdamW learning rate {recipe}")
     w.add_argument("--init", metavar="CHECKPOINT", help="start the joint stage from this checkpoint's weights "
                    "(skips classification pre-training): train on")
+    w.add_argument("--resume", action="store_true",
+                   help="continue the run that stopped part-way (its state is saved beside --checkpoint "
+                        "as NAME.state.pt every epoch and every 10 minutes); give the same options")
     w.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     w.add_argument("--json", action="store_true", help="print the summary as JSON")
     w.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -190,7 +194,7 @@ def run_shapeworld(args: argparse.Namespace) -> int:
         raise InputError(f"{args.init}: no such checkpoint")
     recipe = Recipe(seed=args.seed, init=args.init, **given)
     summary = train_and_export(args.out, recipe, checkpoint=args.checkpoint, command=_command(),
-                               log=_logger(args.quiet), progress=not args.quiet)
+                               log=_logger(args.quiet), progress=not args.quiet, resume=args.resume)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

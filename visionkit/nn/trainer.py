@@ -12,6 +12,12 @@ The loop knows nothing about the task. A recipe supplies
   every other sum is reported divided by ``count``.
 
 Detection or segmentation recipes reuse it with their own step and batch sources.
+
+Long runs can be resumed: given ``state_path``, :func:`fit` saves everything the rest of the
+run depends on (weights, optimiser, schedule position, every random state, the best weights
+so far, the epoch's running sums) at each epoch's end and every ``save_every_s`` seconds
+within one, and ``resume=True`` continues from there to the same weights an uninterrupted
+run reaches. For that, a step draws its randomness from the ``generator`` it is given.
 """
 
 from __future__ import annotations
@@ -19,22 +25,31 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import os
 import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, Iterable, Protocol
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..errors import VisionkitError
 from ..progress import Progress
 
 __all__ = [
-    "ArrayBatches", "History", "TrainConfig", "bf16_pays", "fit", "lr_at", "make_optimizer",
-    "seed_everything", "sgd_param_groups",
+    "ArrayBatches", "History", "ResumeError", "TrainConfig", "bf16_pays", "fit", "lr_at",
+    "make_optimizer", "read_state", "seed_everything", "sgd_param_groups",
 ]
+
+STATE_VERSION = 1
+
+
+class ResumeError(VisionkitError):
+    """A saved training state that cannot continue this run (another run's, or unreadable)."""
 
 
 class BatchSource(Protocol):
@@ -83,6 +98,10 @@ class History:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "History":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -201,14 +220,27 @@ def _summary(sums: dict[str, float], loss_sum: float, batches: int) -> dict[str,
 
 
 def _run_epoch(model, source, step, generator, train, epoch, cfg, optimizer=None,
-               lr_fn=None, progress_desc="") -> dict[str, float]:
+               lr_fn=None, progress_desc="", start: Mapping[str, Any] | None = None,
+               after_batch: Callable[[int, dict, float], None] | None = None) -> dict[str, float]:
+    """One pass over ``source``. ``start`` continues an interrupted pass: its first
+    ``start["batch"]`` batches are skipped (the generator must be at the pass's starting
+    state, so the order comes out the same) and its sums carried on. ``after_batch(done,
+    sums, loss_sum)`` runs after every training batch but the last (the trainer's mid-epoch save)."""
     total = source.num_batches()
     bar = Progress(total, progress_desc, enabled=cfg.progress)
-    sums: dict[str, float] = {}
-    loss_sum, n = 0.0, 0
+    sums: dict[str, float] = dict(start["sums"]) if start else {}
+    loss_sum = float(start["loss_sum"]) if start else 0.0
+    skip = int(start["batch"]) if start else 0
+    n = skip
+    if skip:
+        bar.update(skip)
     model.train(train)
     with torch.set_grad_enabled(train):
-        for batch in source.batches(epoch, generator):
+        for i, batch in enumerate(source.batches(epoch, generator)):
+            if i < skip:
+                continue  # already trained on; the order was drawn, nothing else is
+            if i == skip and start:
+                generator.set_state(start["generator"])
             if train:
                 lr = lr_fn()
                 for group in optimizer.param_groups:
@@ -230,14 +262,51 @@ def _run_epoch(model, source, step, generator, train, epoch, cfg, optimizer=None
             n += 1
             cur = _summary(sums, loss_sum, n)
             bar.update(1, loss=cur["loss"], **({"acc": cur["accuracy"]} if "accuracy" in cur else {}))
+            if after_batch is not None and n < total:
+                after_batch(n, sums, loss_sum)
     bar.close()
     return _summary(sums, loss_sum, n)
 
 
+def read_state(path: str | Path) -> dict[str, Any]:
+    """A training state :func:`fit` saved; :class:`ResumeError` if it is not one."""
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=False)
+    except Exception as exc:  # truncated, or not a torch file at all
+        raise ResumeError(f"{path}: not a readable training state ({type(exc).__name__}: {exc})") from None
+    if not isinstance(state, dict) or state.get("kind") != "visionkit.train_state":
+        raise ResumeError(f"{path}: not a visionkit training state")
+    if state.get("version") != STATE_VERSION:
+        raise ResumeError(f"{path}: training state version {state.get('version')}, this visionkit "
+                          f"reads version {STATE_VERSION}")
+    return state
+
+
+def _save_atomic(obj: Any, path: Path) -> None:
+    """Write to a temporary file, then rename: a run killed while saving keeps the last state."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, str(tmp))
+    os.replace(tmp, path)
+
+
 def fit(model: nn.Module, train_data: BatchSource, val_data: BatchSource | None, step: StepFn,
-        cfg: TrainConfig, log: Callable[[str], None] | None = None) -> History:
+        cfg: TrainConfig, log: Callable[[str], None] | None = None, *,
+        state_path: str | Path | None = None, resume: bool = False,
+        fingerprint: Mapping[str, Any] | None = None, extra: Mapping[str, Any] | None = None,
+        save_every_s: float = 600.0) -> History:
     """Train ``model`` in place; returns the history. The best validation weights (by
-    ``cfg.monitor``) are restored at the end when there is validation data."""
+    ``cfg.monitor``) are restored at the end when there is validation data.
+
+    With ``state_path``, the training state is saved there at every epoch's end and every
+    ``save_every_s`` seconds within an epoch (written aside, then renamed, so a kill never
+    leaves half a file). ``resume=True`` continues the state found there (none: a fresh
+    start); ``fingerprint`` (e.g. the recipe) is stored with it, and a state saved under
+    another fingerprint or config raises :class:`ResumeError` rather than mixing two runs;
+    ``extra`` is saved beside it, not compared (what the caller needs back on resuming).
+    The state stays after the run (``finished`` set); the caller removes it once it has
+    kept what it needs.
+    """
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     generator = seed_everything(cfg.seed)
@@ -250,6 +319,8 @@ def fit(model: nn.Module, train_data: BatchSource, val_data: BatchSource | None,
     bf16 = bf16_pays() if cfg.bf16 == "auto" else bool(cfg.bf16)
     if cfg.bf16 == "auto":
         log(f"precision: {'bfloat16 autocast' if bf16 else 'float32 (bfloat16 is slower on this CPU)'}")
+    # the state records the config as given, so "auto" resumes on a machine that decides otherwise
+    given_cfg = {k: v for k, v in asdict(cfg).items() if k not in ("progress", "threads")}
     cfg = replace(cfg, bf16=bf16)
     optimizer = make_optimizer(model, cfg)
     per_epoch = train_data.num_batches()
@@ -266,11 +337,67 @@ def fit(model: nn.Module, train_data: BatchSource, val_data: BatchSource | None,
     best_value: tuple[float, float] = (-math.inf, -math.inf)
     best_state, stale = None, 0
     hist = History(bf16=bf16)
+    first_epoch, partial = 0, None
+    spent = 0.0  # seconds of earlier, interrupted parts of this run
+    state_path = Path(state_path) if state_path is not None else None
+    fingerprint = dict(fingerprint or {})
+    if resume and state_path is not None and state_path.is_file():
+        st = read_state(state_path)
+        if st["fingerprint"] != fingerprint or st["config"] != given_cfg or st["per_epoch"] != per_epoch:
+            raise ResumeError(f"{state_path} holds another run's state (different recipe, settings "
+                              "or data size); delete it or choose another path to start this one")
+        model.load_state_dict(st["model"])
+        optimizer.load_state_dict(st["optimizer"])
+        counter["step"] = st["step"]
+        best_value, best_state, stale = tuple(st["best_value"]), st["best_state"], st["stale"]
+        hist = History.from_dict(st["history"])
+        hist.bf16 = bf16
+        spent = float(st["seconds"])
+        random.setstate(st["rng"]["python"])
+        np.random.set_state(st["rng"]["numpy"])
+        torch.set_rng_state(st["rng"]["torch"])
+        first_epoch = st["epoch"]
+        if st["partial"] is not None:
+            partial = st["partial"]
+            generator.set_state(st["epoch_generator"])
+        else:
+            generator.set_state(st["generator"])
+        where = f"batch {partial['batch']}/{per_epoch} of " if partial else "the start of "
+        log(f"resuming {state_path}: {where}epoch {first_epoch + 1}/{cfg.epochs}"
+            f" ({spent / 60:.0f} min trained before)")
     t0 = time.monotonic()
-    for epoch in range(cfg.epochs):
+    last_save = [time.monotonic()]
+
+    def save(epoch: int, epoch_generator: Tensor | None, partial_sums: dict | None,
+             finished: bool = False) -> None:
+        if state_path is None:
+            return
+        _save_atomic({
+            "kind": "visionkit.train_state", "version": STATE_VERSION, "finished": finished,
+            "fingerprint": fingerprint, "extra": dict(extra or {}), "config": given_cfg,
+            "per_epoch": per_epoch,
+            "epoch": epoch, "partial": partial_sums, "epoch_generator": epoch_generator,
+            "generator": generator.get_state(), "step": counter["step"],
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "best_value": list(best_value), "best_state": best_state, "stale": stale,
+            "history": hist.to_dict(), "seconds": spent + time.monotonic() - t0,
+            "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
+                    "torch": torch.get_rng_state()},
+        }, state_path)
+        last_save[0] = time.monotonic()
+
+    for epoch in range(first_epoch, cfg.epochs):
         te = time.monotonic()
+        epoch_generator = generator.get_state() if partial is None else st["epoch_generator"]
+
+        def mid_epoch(done: int, sums: dict, loss_sum: float, epoch=epoch, eg=epoch_generator) -> None:
+            if state_path is not None and time.monotonic() - last_save[0] >= save_every_s:
+                save(epoch, eg, {"batch": done, "sums": dict(sums), "loss_sum": loss_sum,
+                                 "generator": generator.get_state()})
+
         tr = _run_epoch(model, train_data, step, generator, True, epoch, cfg, optimizer, next_lr,
-                        f"epoch {epoch + 1}/{cfg.epochs}")
+                        f"epoch {epoch + 1}/{cfg.epochs}", start=partial, after_batch=mid_epoch)
+        partial = None
         row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
         row.update({f"train_{k}": v for k, v in tr.items()})
         if val_data is not None:
@@ -279,28 +406,32 @@ def fit(model: nn.Module, train_data: BatchSource, val_data: BatchSource | None,
         row["seconds"] = time.monotonic() - te
         hist.epochs.append(row)
         log(_epoch_line(row, cfg.epochs))
-        if val_data is None:
-            continue
-        key = f"val_{cfg.monitor}"
-        # ties on the monitored metric (accuracy on a small set) go to the lower loss
-        # (patience counts epochs without a strict gain in the monitored metric)
-        value = (sign * row.get(key, -math.inf * sign), -row.get("val_loss", 0.0))
-        if value > best_value:
-            stale = 0 if value[0] > best_value[0] else stale + 1
-            best_value = value
-            best_state = copy.deepcopy(model.state_dict())
-            hist.best_epoch, hist.best = epoch + 1, dict(row)
-        else:
-            stale += 1
-        if cfg.patience is not None and stale >= cfg.patience:
-            hist.stopped_early = True
-            log(f"early stop: no better {key} for {stale} epochs")
+        stop = False
+        if val_data is not None:
+            key = f"val_{cfg.monitor}"
+            # ties on the monitored metric (accuracy on a small set) go to the lower loss
+            # (patience counts epochs without a strict gain in the monitored metric)
+            value = (sign * row.get(key, -math.inf * sign), -row.get("val_loss", 0.0))
+            if value > best_value:
+                stale = 0 if value[0] > best_value[0] else stale + 1
+                best_value = value
+                best_state = copy.deepcopy(model.state_dict())
+                hist.best_epoch, hist.best = epoch + 1, dict(row)
+            else:
+                stale += 1
+            if cfg.patience is not None and stale >= cfg.patience:
+                hist.stopped_early = True
+                log(f"early stop: no better {key} for {stale} epochs")
+                stop = True
+        hist.seconds = spent + time.monotonic() - t0
+        save(epoch + 1 if not stop else cfg.epochs, None, None, finished=stop or epoch + 1 == cfg.epochs)
+        if stop:
             break
     if best_state is not None:
         model.load_state_dict(best_state)
         log(f"restored best weights of epoch {hist.best_epoch} ({cfg.monitor} "
             f"{hist.best.get('val_' + cfg.monitor, float('nan')):.4f})")
-    hist.seconds = time.monotonic() - t0
+    hist.seconds = spent + time.monotonic() - t0
     model.eval()
     return hist
 

@@ -89,6 +89,12 @@ def record(models: Path, metrics: Mapping[str, Mapping[str, Any]], extra: Mappin
         onnx.save_model(proto, str(path))
 
 
+def state_path_for(checkpoint: str | Path) -> Path:
+    """Where a run that saves ``checkpoint`` keeps its resumable training state."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(checkpoint.stem + ".state.pt")
+
+
 def train_and_export(
     out: str | Path,
     recipe: Recipe,
@@ -98,11 +104,15 @@ def train_and_export(
     log: Callable[[str], None] = print,
     progress: bool = True,
     held_out: Mapping[str, tuple[int, int]] = HELD_OUT,
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """The whole recipe; returns paths, metrics and timings."""
+    """The whole recipe; returns paths, metrics and timings. Stage 2's training state is kept
+    beside the checkpoint (``<name>.state.pt``) until the checkpoint is saved, so a stopped
+    run continues with ``resume=True``."""
     t0 = time.monotonic()
-    model, info = train(recipe, log=log, progress=progress)
     ckpt = Path(checkpoint)
+    state = state_path_for(ckpt)
+    model, info = train(recipe, log=log, progress=progress, state_path=state, resume=resume)
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     prov = provenance(
         seed=recipe.seed, command=command, data={"generator": "shapeworld", "recipe": asdict(recipe)}
@@ -111,6 +121,7 @@ def train_and_export(
         {"kind": "shapeworld", "state_dict": model.state_dict(), "provenance": prov, **info}, str(ckpt)
     )
     log(f"saved {ckpt}")
+    state.unlink(missing_ok=True)  # the checkpoint holds all of it now
     summary = export_checkpoint(ckpt, out, log=log, held_out=held_out)
     summary["seconds"] = time.monotonic() - t0
     return summary

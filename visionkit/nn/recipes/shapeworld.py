@@ -38,7 +38,7 @@ from visionkit.data.scene_arrays import SceneArrays, make_scene_arrays
 from visionkit.data.scenes import CATEGORIES
 from visionkit.data.shapeworld import CLASSES
 from visionkit.nn.backbones import ARCHS
-from visionkit.nn.trainer import TrainConfig, fit
+from visionkit.nn.trainer import ResumeError, TrainConfig, fit, read_state
 from visionkit.plugins.classify.head import ClassifyHead
 from visionkit.plugins.detect.train import DetectHeads, detect_loss
 from visionkit.plugins.pose.head import PoseHead
@@ -133,11 +133,13 @@ class SceneBatches:
             yield order[i * self.batch_size : (i + 1) * self.batch_size]
 
 
-def make_step(data_of: Callable[[bool], SceneArrays], seed: int):
+def make_step(data_of: Callable[[bool], SceneArrays]):
     """The trainer's step: every loss an image has labels for, summed."""
-    rng = np.random.default_rng(seed)
 
     def step(model: SharedModel, idx: np.ndarray, generator: torch.Generator, train: bool):
+        # the sampling of anchors, regions and jitter draws from the trainer's generator, so a
+        # resumed run continues exactly where it stopped
+        rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
         data = data_of(train)
         x = normalise(data.images[idx])
         feats = model.backbone.forward_features(x)
@@ -242,17 +244,31 @@ def train(
     log: Callable[[str], None] = print,
     progress: bool = True,
     workdir: str | Path = "runs/shapeworld/pretrain",
+    state_path: str | Path | None = None,
+    resume: bool = False,
 ) -> tuple[SharedModel, dict]:
-    """Generate the data, train the shared model; returns it and the training history."""
+    """Generate the data, train the shared model; returns it and the training history.
+
+    ``state_path`` keeps stage 2's training state (every epoch and every 10 minutes); with
+    ``resume`` a run stopped part-way continues from it (stage 1 is not run again: the state
+    holds its outcome). A state of an unfinished run is never overwritten silently.
+    """
     torch.manual_seed(recipe.seed)
     if recipe.threads:
         torch.set_num_threads(recipe.threads)
     model = SharedModel(recipe.arch)
-    if recipe.init:
-        state = torch.load(recipe.init, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["state_dict"])
+    state = _existing_state(recipe, state_path, resume)
+    if resume and state is None:
+        log(f"no saved state at {state_path}: starting from the beginning")
+    if state is not None:
+        stage1 = dict(state["extra"]["stage1"])
+        log(f"stage 1: done before (top-1 {100 * stage1.get('top1', float('nan')):.2f}%), "
+            "its weights are in the saved state")
+    elif recipe.init:
+        init = torch.load(recipe.init, map_location="cpu", weights_only=False)
+        model.load_state_dict(init["state_dict"])
         log(f"stage 2 starts from {recipe.init}")
-        stage1 = dict(state.get("pretrain", {}))
+        stage1 = dict(init.get("pretrain", {}))
     else:
         stage1 = pretrain(model, recipe, Path(workdir), log, progress) if recipe.pretrain else {}
     t0 = time.monotonic()
@@ -276,7 +292,7 @@ def train(
         threads=recipe.threads,
         progress=progress,
     )
-    step = make_step(lambda is_train: train_set if is_train else val_set, recipe.seed)
+    step = make_step(lambda is_train: train_set if is_train else val_set)
     hist = fit(
         model,
         SceneBatches(train_set, recipe.batch_size, True),
@@ -284,8 +300,41 @@ def train(
         step,
         cfg,
         log=log,
+        state_path=state_path,
+        resume=state is not None,
+        fingerprint={"recipe": _decisive(recipe)},
+        extra={"stage1": stage1},
     )
     return model, {"recipe": asdict(recipe), "history": hist.to_dict(), "pretrain": stage1}
+
+
+def _decisive(recipe: Recipe) -> dict:
+    """The recipe's fields that decide the weights (threads and workers only decide speed)."""
+    return {k: v for k, v in asdict(recipe).items() if k not in ("threads", "workers")}
+
+
+def _existing_state(recipe: Recipe, path: str | Path | None, resume: bool) -> dict | None:
+    """The saved stage-2 state to continue (``resume``), None for a fresh start; refuses to
+    start afresh over an unfinished run, and to continue another recipe's run."""
+    if path is None or not Path(path).is_file():
+        return None
+    state = read_state(path)
+    where = f"epoch {state['epoch'] + 1}/{state['config']['epochs']}"
+    if state["finished"]:
+        where = "its end, before its checkpoint was saved"
+    elif state["partial"]:
+        where = f"batch {state['partial']['batch']}/{state['per_epoch']} of {where}"
+    if not resume:
+        raise ResumeError(
+            f"{path} holds a run stopped at {where}: continue it with --resume, or delete the "
+            "file to start again"
+        )
+    theirs = state["fingerprint"].get("recipe", {})
+    if theirs != _decisive(recipe):
+        diff = sorted(k for k in set(theirs) | set(_decisive(recipe)) if theirs.get(k) != _decisive(recipe).get(k))
+        raise ResumeError(f"{path} was saved by another recipe (differs in {', '.join(diff)}); "
+                          "give the same options as that run, or delete the file")
+    return state
 
 
 def export_all(model: SharedModel, out_dir: str | Path, **card_extras) -> dict[str, Path]:
