@@ -91,7 +91,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
     e = sub.add_parser("export", parents=parents, help="export a training checkpoint (.pt) to ONNX",
                        description="Write the ONNX models of a checkpoint that 'visionkit train classify' "
                                    "(<name>_backbone.onnx, <name>_classify.onnx) or 'visionkit train "
-                                   "shapeworld' (the backbone and every head, measured) saved.")
+                                   "shapeworld' (the backbone and every head, measured) saved, or the "
+                                   "state of a 'train shapeworld' run still going (NAME.state.pt): its "
+                                   "weights as they are, to see how far it has come.")
     e.add_argument("checkpoint", metavar="CHECKPOINT", help="the .pt file")
     e.add_argument("--out", required=True, metavar="DIR", help="output folder")
     e.add_argument("--quiet", "-q", action="store_true")
@@ -154,6 +156,10 @@ def run_export(args: argparse.Namespace) -> int:
 
     try:
         ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
+        if isinstance(ckpt, dict) and ckpt.get("kind") == "visionkit.train_state":
+            from ..nn.recipes.bundle import checkpoint_of_state
+
+            ckpt = checkpoint_of_state(ckpt, str(path))  # a run's progress, exported mid-run
         if not isinstance(ckpt, dict) or "state_dict" not in ckpt or not ("arch" in ckpt or "recipe" in ckpt):
             raise ValueError("not a visionkit training checkpoint")
     except Exception as exc:  # unpickling errors come in many types
