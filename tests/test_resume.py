@@ -217,3 +217,41 @@ def test_a_state_of_another_recipe_does_not_export(tmp_path, capsys):
         fit(_model(), *_data(), _step(4), CFG, log=lambda line: None, state_path=state, save_every_s=0.0)
     assert main(["export", str(state), "--out", str(tmp_path / "out")]) == 1
     assert "not of 'visionkit train shapeworld'" in capsys.readouterr().err
+
+
+def test_train_classify_resumes_and_refuses_like_the_shared_recipe(tmp_path, monkeypatch):
+    """Stage 1 (and `visionkit train classify`) keeps its state the same way: stopped, it
+    refuses a fresh start and another recipe, and --resume finishes to the uninterrupted weights."""
+    import visionkit.plugins.classify.train as classify_train
+
+    options = dict(seed=2, n_train=64, n_val=28, n_test=28, epochs=2, batch_size=32, size=32, progress=False)
+    reference = classify_train.train_classify(tmp_path / "ref", **options)
+    real_fit = classify_train.fit
+
+    def stopping_fit(model, train_src, val_src, step, cfg, **kwargs):
+        calls = {"n": 0}
+
+        def wrapped(m, batch, g, train):
+            calls["n"] += train
+            if calls["n"] == 3:  # the first batch of epoch 2 (two per epoch)
+                raise Stop
+            return step(m, batch, g, train)
+
+        return real_fit(model, train_src, val_src, wrapped, cfg, **kwargs)
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(classify_train, "fit", stopping_fit)
+    with pytest.raises(Stop):
+        classify_train.train_classify(out, **options)
+    monkeypatch.setattr(classify_train, "fit", real_fit)
+    state = out / "shapeworld_classify.state.pt"
+    with pytest.raises(ResumeError, match="stopped at epoch 2/2: continue it with --resume"):
+        classify_train.train_classify(out, **options)
+    with pytest.raises(ResumeError, match="differs in lr"):
+        classify_train.train_classify(out, **{**options, "lr": 0.5}, resume=True)
+    resumed = classify_train.train_classify(out, **options, resume=True)
+    assert not state.exists()
+    a = torch.load(reference["checkpoint"], weights_only=False)["state_dict"]
+    b = torch.load(resumed["checkpoint"], weights_only=False)["state_dict"]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k

@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
     c.add_argument("--size", type=int, default=128, help="input side in pixels (default: 128)")
     c.add_argument("--arch", default=None, help="backbone: resnet_mini (default), resnet18, resnet50, ...")
     c.add_argument("--patience", type=int, default=None, help="early-stopping patience in epochs")
+    c.add_argument("--resume", action="store_true",
+                   help="continue the run that stopped part-way (its state is saved in OUT as "
+                        "NAME_classify.state.pt every epoch and every 10 minutes); give the same options")
     c.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -133,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
     given = {k: getattr(args, k) for k in _RECIPE_FLAGS if getattr(args, k) is not None}
     result = train_classify(
         args.out, seed=args.seed, size=args.size, threads=args.threads, data_dir=args.data,
-        progress=not args.quiet, patience=args.patience, command=_command(), **given,
+        progress=not args.quiet, patience=args.patience, command=_command(), resume=args.resume,
+        **given,
     )
     m = result["metrics"]
     if args.json:
