@@ -43,3 +43,17 @@ def test_long_work_writes_a_plain_line_a_minute_off_a_terminal(monkeypatch):
     assert lines == ["epoch 1/7 3/10 75s eta 175s loss 0.5", "epoch 1/7 6/10 150s eta 100s loss 0.5",
                      "epoch 1/7 9/10 225s eta 25s loss 0.5"]
     assert "\r" not in pipe.getvalue() and "\x1b" not in pipe.getvalue()
+
+
+def test_a_resumed_count_does_not_speed_up_the_eta(monkeypatch):
+    """A resumed epoch starts at batch 6 of 10; its eta comes from the pace since then."""
+    import visionkit.progress as progress
+
+    clock = {"t": 1000.0}
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock["t"])
+    pipe = io.StringIO()
+    bar = Progress(10, "epoch 2/7", stream=pipe, initial=6)
+    for _ in range(3):
+        clock["t"] += 30.0
+        bar.update(1)
+    assert pipe.getvalue().splitlines() == ["epoch 2/7 8/10 60s eta 60s"]

@@ -21,16 +21,17 @@ class Progress:
     """``with Progress(total, "predict") as bar: bar.update(1, loss=0.3)``.
 
     ``total`` may be None (unknown length: a count and a rate are shown). ``enabled=False``
-    silences everything, the closing line included.
+    silences everything, the closing line included. ``initial`` starts the count part-way
+    (a resumed epoch); the rate, and so the eta, counts only the work done since.
     """
 
     def __init__(self, total: int | None, desc: str = "", *, enabled: bool = True,
                  stream: TextIO | None = None, min_interval: float = 0.2,
-                 log_interval: float = 60.0) -> None:
+                 log_interval: float = 60.0, initial: int = 0) -> None:
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.total, self.desc, self.count = total, desc, 0
+        self.total, self.desc, self.count, self._initial = total, desc, initial, initial
         self._start = time.monotonic()
         self._last = 0.0
         self._interval = min_interval
@@ -52,7 +53,7 @@ class Progress:
 
     def _line(self, now: float, extra: str, bar: bool = False) -> str:
         elapsed = now - self._start
-        rate = self.count / elapsed if elapsed > 0 else 0.0
+        rate = (self.count - self._initial) / elapsed if elapsed > 0 else 0.0
         if self.total:
             done = int(24 * min(1.0, self.count / self.total))
             eta = (self.total - self.count) / rate if rate > 0 else 0.0

@@ -221,13 +221,11 @@ def _run_epoch(model, source, step, generator, train, epoch, cfg, optimizer=None
     state, so the order comes out the same) and its sums carried on. ``after_batch(done,
     sums, loss_sum)`` runs after every training batch but the last (the trainer's mid-epoch save)."""
     total = source.num_batches()
-    bar = Progress(total, progress_desc, enabled=cfg.progress)
     sums: dict[str, float] = dict(start["sums"]) if start else {}
     loss_sum = float(start["loss_sum"]) if start else 0.0
     skip = int(start["batch"]) if start else 0
     n = skip
-    if skip:
-        bar.update(skip)
+    bar = Progress(total, progress_desc, enabled=cfg.progress, initial=skip)
     model.train(train)
     with torch.set_grad_enabled(train):
         for i, batch in enumerate(source.batches(epoch, generator)):
