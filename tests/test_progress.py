@@ -25,3 +25,21 @@ def test_closing_line_is_printed_everywhere_unless_disabled():
     quiet = io.StringIO()
     Progress(None, stream=quiet, enabled=False).close("epoch 1 done")
     assert quiet.getvalue() == ""
+
+
+def test_long_work_writes_a_plain_line_a_minute_off_a_terminal(monkeypatch):
+    """Redirected to a file, a half-hour epoch must not look like a hang; short work stays silent."""
+    import visionkit.progress as progress
+
+    clock = {"t": 1000.0}
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock["t"])
+    pipe = io.StringIO()
+    bar = Progress(10, "epoch 1/7", stream=pipe)
+    for _ in range(10):
+        clock["t"] += 25.0
+        bar.update(1, loss=0.5)
+    bar.close()
+    lines = pipe.getvalue().splitlines()
+    assert lines == ["epoch 1/7 3/10 75s eta 175s loss 0.5", "epoch 1/7 6/10 150s eta 100s loss 0.5",
+                     "epoch 1/7 9/10 225s eta 25s loss 0.5"]
+    assert "\r" not in pipe.getvalue() and "\x1b" not in pipe.getvalue()

@@ -164,6 +164,7 @@ def test_the_shared_recipe_resumes_to_the_same_weights(tmp_path, monkeypatch):
     with pytest.raises(Stop):
         sw.train(_tiny_recipe(), log=lambda line: None, progress=False, state_path=state)
     monkeypatch.setattr(sw, "make_step", make_step)
+    _a_running_state_exports(state, tmp_path / "progress", monkeypatch)
     with pytest.raises(ResumeError, match="continue it with --resume"):
         sw.train(_tiny_recipe(), log=lambda line: None, progress=False, state_path=state)
     model, info = sw.train(_tiny_recipe(), log=lambda line: None, progress=False, state_path=state,
@@ -193,3 +194,64 @@ def test_cli_names_the_stopped_run_and_the_way_on(tmp_path, capsys):
     assert "sw.state.pt holds a run stopped at batch 2/6 of epoch 2/3" in err and "\n" not in err
     assert main(args[:-3] + ["--epochs", "4", "--resume", "-q"]) == 1
     assert "differs in epochs" in capsys.readouterr().err
+
+
+def _a_running_state_exports(state, out, monkeypatch):
+    """`visionkit export RUN.state.pt` exports a run's weights mid-run, saying so in the cards."""
+    import visionkit.nn.recipes.bundle as bundle
+    from visionkit.cli import main
+    from visionkit.nn.export import read_card
+
+    monkeypatch.setattr(bundle, "measure", lambda out, held_out, log: {})  # scoring is tested elsewhere
+    assert main(["export", str(state), "--out", str(out), "-q"]) == 0
+    made = read_card(out / "shapeworld_segment.onnx").provenance
+    assert made["training_state"].startswith("in progress at epoch 2 of 2")
+    assert made["command"] == f"visionkit export {state}"
+
+
+def test_a_state_of_another_recipe_does_not_export(tmp_path, capsys):
+    from visionkit.cli import main
+
+    state = tmp_path / "toy.state.pt"
+    with pytest.raises(Stop):
+        fit(_model(), *_data(), _step(4), CFG, log=lambda line: None, state_path=state, save_every_s=0.0)
+    assert main(["export", str(state), "--out", str(tmp_path / "out")]) == 1
+    assert "not of 'visionkit train shapeworld'" in capsys.readouterr().err
+
+
+def test_train_classify_resumes_and_refuses_like_the_shared_recipe(tmp_path, monkeypatch):
+    """Stage 1 (and `visionkit train classify`) keeps its state the same way: stopped, it
+    refuses a fresh start and another recipe, and --resume finishes to the uninterrupted weights."""
+    import visionkit.plugins.classify.train as classify_train
+
+    options = dict(seed=2, n_train=64, n_val=28, n_test=28, epochs=2, batch_size=32, size=32, progress=False)
+    reference = classify_train.train_classify(tmp_path / "ref", **options)
+    real_fit = classify_train.fit
+
+    def stopping_fit(model, train_src, val_src, step, cfg, **kwargs):
+        calls = {"n": 0}
+
+        def wrapped(m, batch, g, train):
+            calls["n"] += train
+            if calls["n"] == 3:  # the first batch of epoch 2 (two per epoch)
+                raise Stop
+            return step(m, batch, g, train)
+
+        return real_fit(model, train_src, val_src, wrapped, cfg, **kwargs)
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(classify_train, "fit", stopping_fit)
+    with pytest.raises(Stop):
+        classify_train.train_classify(out, **options)
+    monkeypatch.setattr(classify_train, "fit", real_fit)
+    state = out / "shapeworld_classify.state.pt"
+    with pytest.raises(ResumeError, match="stopped at epoch 2/2: continue it with --resume"):
+        classify_train.train_classify(out, **options)
+    with pytest.raises(ResumeError, match="differs in lr"):
+        classify_train.train_classify(out, **{**options, "lr": 0.5}, resume=True)
+    resumed = classify_train.train_classify(out, **options, resume=True)
+    assert not state.exists()
+    a = torch.load(reference["checkpoint"], weights_only=False)["state_dict"]
+    b = torch.load(resumed["checkpoint"], weights_only=False)["state_dict"]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k

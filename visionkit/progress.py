@@ -1,8 +1,9 @@
 """A dependency-free progress bar on stderr, drawn only when stderr is a terminal.
 
 Used by long CLI work (predict over many inputs, training epochs, data generation). On a
-non-terminal nothing is drawn, so logs and CI output stay clean; ``close(line)`` still prints
-its closing line there.
+non-terminal no bar is drawn, so logs and CI output stay clean; work that runs longer than a
+minute writes one plain line a minute there instead (a training epoch redirected to a file
+takes half an hour, and silence reads as a hang); ``close(line)`` still prints its closing line.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ class Progress:
     """
 
     def __init__(self, total: int | None, desc: str = "", *, enabled: bool = True,
-                 stream: TextIO | None = None, min_interval: float = 0.2) -> None:
+                 stream: TextIO | None = None, min_interval: float = 0.2,
+                 log_interval: float = 60.0) -> None:
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
@@ -32,6 +34,8 @@ class Progress:
         self._start = time.monotonic()
         self._last = 0.0
         self._interval = min_interval
+        self._log_interval = log_interval
+        self._last_log = self._start
 
     def update(self, n: int = 1, **info: Any) -> None:
         """Advance by ``n``; ``info`` (e.g. ``loss=0.31``) is shown after the bar."""
@@ -40,17 +44,25 @@ class Progress:
         if self.tty and (now - self._last >= self._interval or self.count == self.total):
             self._last = now
             self._draw(now, " ".join(f"{k} {_fmt(v)}" for k, v in info.items()))
+        elif self.enabled and not self.tty and now - self._last_log >= self._log_interval:
+            self._last_log = now
+            self.stream.write(self._line(now, " ".join(f"{k} {_fmt(v)}" for k, v in info.items())) + "\n")
+            self.stream.flush()
 
-    def _draw(self, now: float, extra: str) -> None:
+    def _line(self, now: float, extra: str, bar: bool = False) -> str:
         elapsed = now - self._start
         rate = self.count / elapsed if elapsed > 0 else 0.0
         if self.total:
             done = int(24 * min(1.0, self.count / self.total))
             eta = (self.total - self.count) / rate if rate > 0 else 0.0
-            line = f"{self.desc} [{'#' * done}{'.' * (24 - done)}] {self.count}/{self.total} {elapsed:.0f}s eta {eta:.0f}s"
+            drawn = f" [{'#' * done}{'.' * (24 - done)}]" if bar else ""
+            line = f"{self.desc}{drawn} {self.count}/{self.total} {elapsed:.0f}s eta {eta:.0f}s"
         else:
             line = f"{self.desc} {self.count} done, {rate:.1f}/s"
-        self.stream.write(f"\r{line} {extra}".rstrip() + "\x1b[K")
+        return f"{line} {extra}".rstrip()
+
+    def _draw(self, now: float, extra: str) -> None:
+        self.stream.write(f"\r{self._line(now, extra, bar=True)}\x1b[K")
         self.stream.flush()
 
     def clear(self) -> None:

@@ -31,7 +31,7 @@ from visionkit.data.shapeworld import CLASSES, classify_dataset
 from visionkit.nn.augment import Augment, normalize, to_float
 from visionkit.nn.backbones import ARCHS, Backbone
 from visionkit.nn.export import PixelInput, export_backbone, export_head, provenance, verify_onnx
-from visionkit.nn.trainer import ArrayBatches, TrainConfig, fit
+from visionkit.nn.trainer import ArrayBatches, TrainConfig, fit, saved_state
 
 from .head import AuxSegHead, ClassifierNet, ClassifyHead
 
@@ -128,16 +128,25 @@ def train_classify(
     weight_decay: float = DEFAULTS["weight_decay"], drop_rate: float = DEFAULTS["drop_rate"],
     label_smoothing: float = DEFAULTS["label_smoothing"], aux_weight: float = DEFAULTS["aux_weight"],
     bf16: bool | str = DEFAULTS["bf16"], patience: int | None = DEFAULTS["patience"],
-    name: str | None = None, command: str | None = None,
+    name: str | None = None, command: str | None = None, resume: bool = False,
 ) -> dict:
     """Train backbone + classify head, test, export both ONNX files; returns a summary dict
-    (paths, cards, metrics, per-class accuracy, history, seconds)."""
+    (paths, cards, metrics, per-class accuracy, history, seconds). The training state is kept
+    in ``<name>_classify.state.pt`` until the checkpoint is saved; ``resume`` continues it."""
     t0 = time.monotonic()
     if threads:
         torch.set_num_threads(int(threads))
     name = name or ("shapeworld" if data_dir is None else "custom")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    state_path = out / f"{name}_classify.state.pt"
+    fingerprint = {"recipe": dict(
+        seed=seed, n_train=n_train, n_val=n_val, n_test=n_test, size=size, arch=arch,
+        data_dir=str(data_dir) if data_dir is not None else None, drop_rate=drop_rate,
+        label_smoothing=label_smoothing, aux_weight=aux_weight, batch_size=batch_size, epochs=epochs,
+        lr=lr, optimizer=optimizer, weight_decay=weight_decay, augment=repr(AUGMENT),
+    )}
+    state = saved_state(state_path, resume, fingerprint)  # before the data: refusals come at once
     if data_dir is None:
         train, val, make_test, classes, data = _shapeworld_sets(seed, n_train, n_val, n_test, size, progress)
     else:
@@ -172,7 +181,8 @@ def train_classify(
     cfg = TrainConfig(epochs=epochs, lr=lr, optimizer=optimizer, weight_decay=weight_decay, seed=seed,
                       threads=threads, progress=progress, patience=patience,
                       warmup_epochs=min(1.0, epochs / 10), channels_last=True, bf16=bf16)
-    hist = fit(model, train_src, val_src, step, cfg)
+    hist = fit(model, train_src, val_src, step, cfg, state_path=state_path, resume=state is not None,
+               fingerprint=fingerprint)
     del train_src, train
 
     test_images, test_labels = make_test()
@@ -203,6 +213,7 @@ def train_classify(
     }
     ckpt_path = out / f"{name}_classify.pt"
     torch.save(ckpt, ckpt_path)
+    state_path.unlink(missing_ok=True)  # the checkpoint holds all of it now
     exported = export_checkpoint(ckpt, out, progress=progress)
     seconds = time.monotonic() - t0
     _log(f"done in {seconds:.0f}s", progress)

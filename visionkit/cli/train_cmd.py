@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
     c.add_argument("--size", type=int, default=128, help="input side in pixels (default: 128)")
     c.add_argument("--arch", default=None, help="backbone: resnet_mini (default), resnet18, resnet50, ...")
     c.add_argument("--patience", type=int, default=None, help="early-stopping patience in epochs")
+    c.add_argument("--resume", action="store_true",
+                   help="continue the run that stopped part-way (its state is saved in OUT as "
+                        "NAME_classify.state.pt every epoch and every 10 minutes); give the same options")
     c.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
@@ -91,7 +94,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
     e = sub.add_parser("export", parents=parents, help="export a training checkpoint (.pt) to ONNX",
                        description="Write the ONNX models of a checkpoint that 'visionkit train classify' "
                                    "(<name>_backbone.onnx, <name>_classify.onnx) or 'visionkit train "
-                                   "shapeworld' (the backbone and every head, measured) saved.")
+                                   "shapeworld' (the backbone and every head, measured) saved, or the "
+                                   "state of a 'train shapeworld' run still going (NAME.state.pt): its "
+                                   "weights as they are, to see how far it has come.")
     e.add_argument("checkpoint", metavar="CHECKPOINT", help="the .pt file")
     e.add_argument("--out", required=True, metavar="DIR", help="output folder")
     e.add_argument("--quiet", "-q", action="store_true")
@@ -131,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
     given = {k: getattr(args, k) for k in _RECIPE_FLAGS if getattr(args, k) is not None}
     result = train_classify(
         args.out, seed=args.seed, size=args.size, threads=args.threads, data_dir=args.data,
-        progress=not args.quiet, patience=args.patience, command=_command(), **given,
+        progress=not args.quiet, patience=args.patience, command=_command(), resume=args.resume,
+        **given,
     )
     m = result["metrics"]
     if args.json:
@@ -154,6 +160,10 @@ def run_export(args: argparse.Namespace) -> int:
 
     try:
         ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
+        if isinstance(ckpt, dict) and ckpt.get("kind") == "visionkit.train_state":
+            from ..nn.recipes.bundle import checkpoint_of_state
+
+            ckpt = checkpoint_of_state(ckpt, str(path))  # a run's progress, exported mid-run
         if not isinstance(ckpt, dict) or "state_dict" not in ckpt or not ("arch" in ckpt or "recipe" in ckpt):
             raise ValueError("not a visionkit training checkpoint")
     except Exception as exc:  # unpickling errors come in many types

@@ -42,7 +42,7 @@ from ..progress import Progress
 
 __all__ = [
     "ArrayBatches", "History", "ResumeError", "TrainConfig", "bf16_pays", "fit", "lr_at",
-    "make_optimizer", "read_state", "seed_everything", "sgd_param_groups",
+    "make_optimizer", "read_state", "saved_state", "seed_everything", "sgd_param_groups",
 ]
 
 STATE_VERSION = 1
@@ -279,6 +279,36 @@ def read_state(path: str | Path) -> dict[str, Any]:
     if state.get("version") != STATE_VERSION:
         raise ResumeError(f"{path}: training state version {state.get('version')}, this visionkit "
                           f"reads version {STATE_VERSION}")
+    return state
+
+
+def saved_state(path: str | Path | None, resume: bool,
+                fingerprint: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The state saved at ``path`` that this run continues (``resume``), or None to start
+    afresh (no state there). Refuses, in one line, to start afresh over a run that has not
+    finished, and to continue the run of another ``fingerprint`` (naming what differs)."""
+    if path is None or not Path(path).is_file():
+        return None
+    state = read_state(path)
+    where = f"epoch {state['epoch'] + 1}/{state['config']['epochs']}"
+    if state["finished"]:
+        where = "its end, before its checkpoint was saved"
+    elif state["partial"]:
+        where = f"batch {state['partial']['batch']}/{state['per_epoch']} of {where}"
+    if not resume:
+        raise ResumeError(f"{path} holds a run stopped at {where}: continue it with --resume, or "
+                          "delete the file to start again")
+    theirs, ours = state["fingerprint"], dict(fingerprint or {})
+    if fingerprint is not None and theirs != ours:
+        diff = []
+        for k in sorted(set(theirs) | set(ours)):
+            a, b = theirs.get(k), ours.get(k)
+            if isinstance(a, Mapping) and isinstance(b, Mapping):
+                diff += [s for s in sorted(set(a) | set(b)) if a.get(s) != b.get(s)]
+            elif a != b:
+                diff.append(k)
+        raise ResumeError(f"{path} was saved by another recipe (differs in {', '.join(diff)}); "
+                          "give the same options as that run, or delete the file")
     return state
 
 

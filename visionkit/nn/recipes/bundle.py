@@ -127,6 +127,28 @@ def train_and_export(
     return summary
 
 
+def checkpoint_of_state(state: Mapping[str, Any], source: str = "") -> dict[str, Any]:
+    """A ``train shapeworld`` checkpoint of a run's saved state (its weights as they are now,
+    mid-run), so a long run's progress can be exported and measured while it goes on."""
+    recipe = state.get("fingerprint", {}).get("recipe")
+    if not isinstance(recipe, Mapping) or "n_detect" not in recipe:
+        raise ValueError("a training state, but not of 'visionkit train shapeworld'")
+    where = f"epoch {state['epoch'] + 1}" + (f", batch {state['partial']['batch']}" if state["partial"] else "")
+    return {
+        "kind": "shapeworld",
+        "state_dict": state["model"],
+        "recipe": dict(recipe),
+        "history": state["history"],
+        "pretrain": state.get("extra", {}).get("stage1", {}),
+        "provenance": provenance(
+            seed=recipe.get("seed"), command=f"visionkit export {source}".strip(),
+            data={"generator": "shapeworld", "recipe": dict(recipe)},
+            training_state=f"{'finished' if state['finished'] else 'in progress'} at {where} of "
+            f"{state['config']['epochs']} ({state['seconds'] / 3600:.1f} h trained)",
+        ),
+    }
+
+
 def export_checkpoint(
     checkpoint: str | Path | Mapping[str, Any],
     out: str | Path,
@@ -140,6 +162,8 @@ def export_checkpoint(
         if isinstance(checkpoint, Mapping)
         else torch.load(str(checkpoint), map_location="cpu", weights_only=False)
     )
+    if ckpt.get("kind") == "visionkit.train_state":
+        ckpt = checkpoint_of_state(ckpt, "" if isinstance(checkpoint, Mapping) else str(checkpoint))
     recipe = Recipe(**ckpt["recipe"])
     model = SharedModel(recipe.arch)
     model.load_state_dict(ckpt["state_dict"])

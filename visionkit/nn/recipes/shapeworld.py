@@ -38,7 +38,7 @@ from visionkit.data.scene_arrays import SceneArrays, make_scene_arrays
 from visionkit.data.scenes import CATEGORIES
 from visionkit.data.shapeworld import CLASSES
 from visionkit.nn.backbones import ARCHS
-from visionkit.nn.trainer import ResumeError, TrainConfig, fit, read_state
+from visionkit.nn.trainer import TrainConfig, fit, saved_state
 from visionkit.plugins.classify.head import ClassifyHead
 from visionkit.plugins.detect.train import DetectHeads, detect_loss
 from visionkit.plugins.pose.head import PoseHead
@@ -183,10 +183,12 @@ def make_step(data_of: Callable[[bool], SceneArrays]):
 
 
 def pretrain(
-    model: SharedModel, recipe: Recipe, workdir: Path, log: Callable[[str], None], progress: bool
+    model: SharedModel, recipe: Recipe, workdir: Path, log: Callable[[str], None], progress: bool,
+    resume: bool = False,
 ) -> dict:
     """Stage 1: the classify recipe (backbone + classify head, 128 px pictures); its weights
-    initialise the shared model's backbone and classify head. Returns its metrics."""
+    initialise the shared model's backbone and classify head. Returns its metrics. With
+    ``resume``, a stage 1 stopped part-way continues from its saved state."""
     from visionkit.plugins.classify.train import train_classify
 
     ckpt = reusable_pretrain(recipe, workdir)
@@ -201,6 +203,7 @@ def pretrain(
             arch=recipe.arch,
             progress=progress,
             command="visionkit train shapeworld (stage 1)",
+            resume=resume,
             **recipe.pretrain_options,
         )
         ckpt = torch.load(result["checkpoint"], map_location="cpu", weights_only=False)
@@ -270,7 +273,7 @@ def train(
         log(f"stage 2 starts from {recipe.init}")
         stage1 = dict(init.get("pretrain", {}))
     else:
-        stage1 = pretrain(model, recipe, Path(workdir), log, progress) if recipe.pretrain else {}
+        stage1 = pretrain(model, recipe, Path(workdir), log, progress, resume) if recipe.pretrain else {}
     t0 = time.monotonic()
     train_set = make_scene_arrays(recipe.train_parts(), INPUT, workers=recipe.workers)
     val_set = make_scene_arrays(recipe.val_parts(), INPUT, workers=recipe.workers)
@@ -316,25 +319,7 @@ def _decisive(recipe: Recipe) -> dict:
 def _existing_state(recipe: Recipe, path: str | Path | None, resume: bool) -> dict | None:
     """The saved stage-2 state to continue (``resume``), None for a fresh start; refuses to
     start afresh over an unfinished run, and to continue another recipe's run."""
-    if path is None or not Path(path).is_file():
-        return None
-    state = read_state(path)
-    where = f"epoch {state['epoch'] + 1}/{state['config']['epochs']}"
-    if state["finished"]:
-        where = "its end, before its checkpoint was saved"
-    elif state["partial"]:
-        where = f"batch {state['partial']['batch']}/{state['per_epoch']} of {where}"
-    if not resume:
-        raise ResumeError(
-            f"{path} holds a run stopped at {where}: continue it with --resume, or delete the "
-            "file to start again"
-        )
-    theirs = state["fingerprint"].get("recipe", {})
-    if theirs != _decisive(recipe):
-        diff = sorted(k for k in set(theirs) | set(_decisive(recipe)) if theirs.get(k) != _decisive(recipe).get(k))
-        raise ResumeError(f"{path} was saved by another recipe (differs in {', '.join(diff)}); "
-                          "give the same options as that run, or delete the file")
-    return state
+    return saved_state(path, resume, {"recipe": _decisive(recipe)})
 
 
 def export_all(model: SharedModel, out_dir: str | Path, **card_extras) -> dict[str, Path]:
