@@ -6,7 +6,8 @@ import pytest
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 
-from visionkit.nn.trainer import ArrayBatches, ResumeError, TrainConfig, fit, read_state  # noqa: E402
+from visionkit.nn.train_state import ResumeError, read_state  # noqa: E402
+from visionkit.nn.trainer import ArrayBatches, TrainConfig, fit  # noqa: E402
 
 
 class Stop(Exception):

@@ -31,7 +31,8 @@ from visionkit.data.shapeworld import CLASSES, classify_dataset
 from visionkit.nn.augment import Augment, normalize, to_float
 from visionkit.nn.backbones import ARCHS, Backbone
 from visionkit.nn.export import PixelInput, export_backbone, export_head, provenance, verify_onnx
-from visionkit.nn.trainer import ArrayBatches, TrainConfig, fit, saved_state
+from visionkit.nn.train_state import saved_state
+from visionkit.nn.trainer import ArrayBatches, TrainConfig, fit
 
 from .head import AuxSegHead, ClassifierNet, ClassifyHead
 

@@ -17,7 +17,8 @@ Long runs can be resumed: given ``state_path``, :func:`fit` saves everything the
 run depends on (weights, optimiser, schedule position, every random state, the best weights
 so far, the epoch's running sums) at each epoch's end and every ``save_every_s`` seconds
 within one, and ``resume=True`` continues from there to the same weights an uninterrupted
-run reaches. For that, a step draws its randomness from the ``generator`` it is given.
+run reaches (the file's format: :mod:`.train_state`). For that, a step draws its randomness
+from the ``generator`` it is given.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from __future__ import annotations
 import copy
 import functools
 import math
-import os
 import random
 import sys
 import time
@@ -37,19 +37,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..errors import VisionkitError
 from ..progress import Progress
+from .train_state import STATE_VERSION, ResumeError, read_state, save_atomic
 
 __all__ = [
-    "ArrayBatches", "History", "ResumeError", "TrainConfig", "bf16_pays", "fit", "lr_at",
-    "make_optimizer", "read_state", "saved_state", "seed_everything", "sgd_param_groups",
+    "ArrayBatches", "History", "TrainConfig", "bf16_pays", "fit", "lr_at", "make_optimizer",
+    "seed_everything", "sgd_param_groups",
 ]
-
-STATE_VERSION = 1
-
-
-class ResumeError(VisionkitError):
-    """A saved training state that cannot continue this run (another run's, or unreadable)."""
 
 
 class BatchSource(Protocol):
@@ -268,58 +262,6 @@ def _run_epoch(model, source, step, generator, train, epoch, cfg, optimizer=None
     return _summary(sums, loss_sum, n)
 
 
-def read_state(path: str | Path) -> dict[str, Any]:
-    """A training state :func:`fit` saved; :class:`ResumeError` if it is not one."""
-    try:
-        state = torch.load(str(path), map_location="cpu", weights_only=False)
-    except Exception as exc:  # truncated, or not a torch file at all
-        raise ResumeError(f"{path}: not a readable training state ({type(exc).__name__}: {exc})") from None
-    if not isinstance(state, dict) or state.get("kind") != "visionkit.train_state":
-        raise ResumeError(f"{path}: not a visionkit training state")
-    if state.get("version") != STATE_VERSION:
-        raise ResumeError(f"{path}: training state version {state.get('version')}, this visionkit "
-                          f"reads version {STATE_VERSION}")
-    return state
-
-
-def saved_state(path: str | Path | None, resume: bool,
-                fingerprint: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
-    """The state saved at ``path`` that this run continues (``resume``), or None to start
-    afresh (no state there). Refuses, in one line, to start afresh over a run that has not
-    finished, and to continue the run of another ``fingerprint`` (naming what differs)."""
-    if path is None or not Path(path).is_file():
-        return None
-    state = read_state(path)
-    where = f"epoch {state['epoch'] + 1}/{state['config']['epochs']}"
-    if state["finished"]:
-        where = "its end, before its checkpoint was saved"
-    elif state["partial"]:
-        where = f"batch {state['partial']['batch']}/{state['per_epoch']} of {where}"
-    if not resume:
-        raise ResumeError(f"{path} holds a run stopped at {where}: continue it with --resume, or "
-                          "delete the file to start again")
-    theirs, ours = state["fingerprint"], dict(fingerprint or {})
-    if fingerprint is not None and theirs != ours:
-        diff = []
-        for k in sorted(set(theirs) | set(ours)):
-            a, b = theirs.get(k), ours.get(k)
-            if isinstance(a, Mapping) and isinstance(b, Mapping):
-                diff += [s for s in sorted(set(a) | set(b)) if a.get(s) != b.get(s)]
-            elif a != b:
-                diff.append(k)
-        raise ResumeError(f"{path} was saved by another recipe (differs in {', '.join(diff)}); "
-                          "give the same options as that run, or delete the file")
-    return state
-
-
-def _save_atomic(obj: Any, path: Path) -> None:
-    """Write to a temporary file, then rename: a run killed while saving keeps the last state."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, str(tmp))
-    os.replace(tmp, path)
-
-
 def fit(model: nn.Module, train_data: BatchSource, val_data: BatchSource | None, step: StepFn,
         cfg: TrainConfig, log: Callable[[str], None] | None = None, *,
         state_path: str | Path | None = None, resume: bool = False,
@@ -367,7 +309,7 @@ def fit(model: nn.Module, train_data: BatchSource, val_data: BatchSource | None,
     best_value: tuple[float, float] = (-math.inf, -math.inf)
     best_state, stale = None, 0
     hist = History(bf16=bf16)
-    first_epoch, partial = 0, None
+    first_epoch, partial, partial_epoch_generator = 0, None, None
     spent = 0.0  # seconds of earlier, interrupted parts of this run
     state_path = Path(state_path) if state_path is not None else None
     fingerprint = dict(fingerprint or {})
@@ -388,8 +330,8 @@ def fit(model: nn.Module, train_data: BatchSource, val_data: BatchSource | None,
         torch.set_rng_state(st["rng"]["torch"])
         first_epoch = st["epoch"]
         if st["partial"] is not None:
-            partial = st["partial"]
-            generator.set_state(st["epoch_generator"])
+            partial, partial_epoch_generator = st["partial"], st["epoch_generator"]
+            generator.set_state(partial_epoch_generator)
         else:
             generator.set_state(st["generator"])
         where = f"batch {partial['batch']}/{per_epoch} of " if partial else "the start of "
@@ -402,7 +344,7 @@ def fit(model: nn.Module, train_data: BatchSource, val_data: BatchSource | None,
              finished: bool = False) -> None:
         if state_path is None:
             return
-        _save_atomic({
+        save_atomic({
             "kind": "visionkit.train_state", "version": STATE_VERSION, "finished": finished,
             "fingerprint": fingerprint, "extra": dict(extra or {}), "config": given_cfg,
             "per_epoch": per_epoch,
@@ -418,7 +360,7 @@ def fit(model: nn.Module, train_data: BatchSource, val_data: BatchSource | None,
 
     for epoch in range(first_epoch, cfg.epochs):
         te = time.monotonic()
-        epoch_generator = generator.get_state() if partial is None else st["epoch_generator"]
+        epoch_generator = generator.get_state() if partial is None else partial_epoch_generator
 
         def mid_epoch(done: int, sums: dict, loss_sum: float, epoch=epoch, eg=epoch_generator) -> None:
             if state_path is not None and time.monotonic() - last_save[0] >= save_every_s:

@@ -38,7 +38,8 @@ from visionkit.data.scene_arrays import SceneArrays, make_scene_arrays
 from visionkit.data.scenes import CATEGORIES
 from visionkit.data.shapeworld import CLASSES
 from visionkit.nn.backbones import ARCHS
-from visionkit.nn.trainer import TrainConfig, fit, saved_state
+from visionkit.nn.train_state import saved_state
+from visionkit.nn.trainer import TrainConfig, fit
 from visionkit.plugins.classify.head import ClassifyHead
 from visionkit.plugins.detect.train import DetectHeads, detect_loss
 from visionkit.plugins.pose.head import PoseHead
