@@ -41,12 +41,13 @@ class Progress:
         """Advance by ``n``; ``info`` (e.g. ``loss=0.31``) is shown after the bar."""
         self.count += n
         now = time.monotonic()
+        extra = lambda: " ".join(f"{k} {_fmt(v)}" for k, v in info.items())  # noqa: E731
         if self.tty and (now - self._last >= self._interval or self.count == self.total):
             self._last = now
-            self._draw(now, " ".join(f"{k} {_fmt(v)}" for k, v in info.items()))
+            self._draw(now, extra())
         elif self.enabled and not self.tty and now - self._last_log >= self._log_interval:
             self._last_log = now
-            self.stream.write(self._line(now, " ".join(f"{k} {_fmt(v)}" for k, v in info.items())) + "\n")
+            self.stream.write(self._line(now, extra()) + "\n")
             self.stream.flush()
 
     def _line(self, now: float, extra: str, bar: bool = False) -> str:

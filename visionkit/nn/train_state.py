@@ -63,7 +63,7 @@ def saved_state(path: str | Path | None, resume: bool,
                 diff += [s for s in sorted(set(a) | set(b)) if a.get(s) != b.get(s)]
             elif a != b:
                 diff.append(k)
-        raise ResumeError(f"{path} was saved by another recipe (differs in {', '.join(diff)}); "
+        raise ResumeError(f"{path} was saved by another run (its recipe differs in {', '.join(diff)}); "
                           "give the same options as that run, or delete the file")
     return state
 

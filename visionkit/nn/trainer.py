@@ -38,7 +38,7 @@ import torch
 from torch import Tensor, nn
 
 from ..progress import Progress
-from .train_state import STATE_VERSION, ResumeError, read_state, save_atomic
+from .train_state import STATE_VERSION, ResumeError, save_atomic, saved_state
 
 __all__ = [
     "ArrayBatches", "History", "TrainConfig", "bf16_pays", "fit", "lr_at", "make_optimizer",
@@ -313,11 +313,11 @@ def fit(model: nn.Module, train_data: BatchSource, val_data: BatchSource | None,
     spent = 0.0  # seconds of earlier, interrupted parts of this run
     state_path = Path(state_path) if state_path is not None else None
     fingerprint = dict(fingerprint or {})
-    if resume and state_path is not None and state_path.is_file():
-        st = read_state(state_path)
-        if st["fingerprint"] != fingerprint or st["config"] != given_cfg or st["per_epoch"] != per_epoch:
-            raise ResumeError(f"{state_path} holds another run's state (different recipe, settings "
-                              "or data size); delete it or choose another path to start this one")
+    st = saved_state(state_path, True, fingerprint) if resume else None
+    if st is not None:
+        if st["config"] != given_cfg or st["per_epoch"] != per_epoch:
+            raise ResumeError(f"{state_path} holds another run's state (different settings or data "
+                              "size); delete it or choose another path to start this one")
         model.load_state_dict(st["model"])
         optimizer.load_state_dict(st["optimizer"])
         counter["step"] = st["step"]
