@@ -100,3 +100,23 @@ def test_figure_pixels_have_its_colour():
         assert v == 2
         assert img[int(round(y)), int(round(x)), 0] > 200
     assert img[a.mask, 0].mean() > 200 and img[~a.mask, 0].mean() < 30
+
+
+@pytest.mark.parametrize("task", ["detect", "pose"])
+def test_every_shape_shows_enough_of_itself_to_be_told(task):
+    """A shape cut by the frame counts its outside part as hidden: a circle half out of the
+    picture looks like a semicircle, so it must not be annotated (or painted) as a circle."""
+
+    kept = 0
+    for scene in _scenes(task, n=40, seed=3, size=96):
+        for obj, m in zip(scene.objects, sw.visible_masks(scene)):
+            if isinstance(obj, StickFigure):
+                continue
+            # the whole shape, drawn on a canvas big enough for any position
+            pad = int(obj.size) + 4
+            whole = sw.SceneObject(obj.class_id, (obj.centre[0] + pad, obj.centre[1] + pad), obj.size,
+                                   obj.rotation, params=obj.params)
+            area = whole.mask(96 + 2 * pad, 96 + 2 * pad).sum()
+            assert m.sum() >= S.MIN_VISIBLE * area, (obj.label, int(m.sum()), int(area))
+            kept += 1
+    assert kept > 40

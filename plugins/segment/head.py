@@ -1,9 +1,16 @@
 """The FCN segmentation head (torch) on the shared backbone.
 
 Long, Shelhamer & Darrell 2015, "Fully Convolutional Networks for Semantic Segmentation": the
-coarse, semantic maps are upsampled and added to finer ones (their FCN-8s skips), here
-through a top-down fusion down to stride 4 (c5 -> c4 -> c3 -> c2), one 3x3 convolution, a 1x1
-classifier, and a bilinear upsampling to the input's resolution.
+coarse, semantic maps are upsampled and merged with finer ones. Here the merge is the semantic
+branch of Kirillov, Girshick, He & Dollar 2019, "Panoptic Feature Pyramid Networks": a top-down
+fusion (c5 -> c2), then from every fused level a stack of 3x3 convolutions, each followed by a
+2x bilinear upsampling, until it reaches stride 4; the four maps are summed and a 1x1 classifier
+gives the logits, which a bilinear upsampling brings to the input's resolution.
+
+Why the branches: with only a linear top-down path, a stride-4 pixel sees the deep levels
+through one 1x1 projection and a nearest upsampling, and small shapes were named right a fifth
+of the time. On the same frozen backbone, the branches raised held-out mIoU from 0.46 to 0.58
+(300 steps each; assets/models/README.md).
 
 :class:`FCNHead` gives logits at stride 4 for training (the loss is taken after the same
 bilinear upsampling); :class:`FCNLabels` is what is exported: class ids per input pixel,
@@ -18,7 +25,23 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from visionkit.nn.fpn import TopDownFusion
+from visionkit.nn.fpn import TopDownFusion, conv_bn_relu
+
+
+class UpsamplingBranch(nn.Module):
+    """``steps`` x (3x3 conv + BN + ReLU, then 2x bilinear upsampling); one conv if ``steps`` is 0."""
+
+    def __init__(self, width: int, steps: int):
+        super().__init__()
+        self.convs = nn.ModuleList(conv_bn_relu(width, width) for _ in range(max(1, steps)))
+        self.steps = steps
+
+    def forward(self, x: Tensor) -> Tensor:
+        for conv in self.convs:
+            x = conv(x)
+            if self.steps:
+                x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        return x
 
 
 class FCNHead(nn.Module):
@@ -26,11 +49,19 @@ class FCNHead(nn.Module):
 
     def __init__(self, in_channels: Mapping[str, int], num_classes: int, width: int = 48):
         super().__init__()
-        self.fusion = TopDownFusion(in_channels, width, outputs=("c2",))
+        names = tuple(in_channels)  # finest (stride 4) first, each level half the previous size
+        self.fusion = TopDownFusion(in_channels, width, outputs=())
+        self.branches = nn.ModuleList(UpsamplingBranch(width, level) for level in range(len(names)))
         self.classifier = nn.Conv2d(width, num_classes + 1, 1)
 
     def forward(self, c2: Tensor, c3: Tensor, c4: Tensor, c5: Tensor) -> Tensor:
-        return self.classifier(self.fusion(c2, c3, c4, c5)[0])
+        fused = self.fusion.merged(c2, c3, c4, c5)
+        maps = [branch(x) for branch, x in zip(self.branches, fused)]
+        size = maps[0].shape[-2:]  # sizes that are not powers of two round: meet c2's
+        return self.classifier(sum(
+            m if m.shape[-2:] == size else F.interpolate(m, size=size, mode="bilinear", align_corners=False)
+            for m in maps
+        ))
 
     def upsampled(self, *features: Tensor) -> Tensor:
         """Logits at the input's resolution (4x bilinear), as exported."""

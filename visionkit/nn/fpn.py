@@ -41,13 +41,18 @@ class TopDownFusion(nn.Module):
         self.lateral = nn.ModuleDict({n: nn.Conv2d(c, width, 1) for n, c in in_channels.items()})
         self.smooth = nn.ModuleDict({n: conv_bn_relu(width, width) for n in self.outputs})
 
-    def forward(self, *features: Tensor) -> tuple[Tensor, ...]:
-        fused: dict[str, Tensor] = {}
+    def merged(self, *features: Tensor) -> tuple[Tensor, ...]:
+        """Every level's lateral plus the upsampled coarser sum, finest first, unsmoothed."""
+        fused: list[Tensor] = []
         top = None
         for name, x in zip(reversed(self.names), reversed(features)):
             x = self.lateral[name](x)
             if top is not None:
                 x = x + F.interpolate(top, size=x.shape[-2:], mode="nearest")
             top = x
-            fused[name] = x
+            fused.append(x)
+        return tuple(reversed(fused))
+
+    def forward(self, *features: Tensor) -> tuple[Tensor, ...]:
+        fused = dict(zip(self.names, self.merged(*features)))
         return tuple(self.smooth[n](fused[n]) for n in self.outputs)

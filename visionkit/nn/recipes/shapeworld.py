@@ -70,7 +70,7 @@ class Recipe:
     n_pose: int = 3750
     n_classify: int = 3750
     n_val: int = 96  # per kind
-    epochs: int = 7
+    epochs: int = 8
     batch_size: int = 16
     lr: float = 1.5e-3
     weight_decay: float = 0.05
