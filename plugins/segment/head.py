@@ -49,9 +49,9 @@ class FCNHead(nn.Module):
 
     def __init__(self, in_channels: Mapping[str, int], num_classes: int, width: int = 48):
         super().__init__()
-        names = tuple(in_channels)  # finest (stride 4) first, each level half the previous size
         self.fusion = TopDownFusion(in_channels, width, outputs=())
-        self.branches = nn.ModuleList(UpsamplingBranch(width, level) for level in range(len(names)))
+        # levels finest (stride 4) first, each half the previous size: level k needs k doublings
+        self.branches = nn.ModuleList(UpsamplingBranch(width, level) for level in range(len(in_channels)))
         self.classifier = nn.Conv2d(width, num_classes + 1, 1)
 
     def forward(self, c2: Tensor, c3: Tensor, c4: Tensor, c5: Tensor) -> Tensor:

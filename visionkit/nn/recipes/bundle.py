@@ -128,13 +128,16 @@ def train_and_export(
 
 
 def checkpoint_of_state(state: Mapping[str, Any], source: str = "") -> dict[str, Any]:
-    """A ``train shapeworld`` checkpoint of a run's saved state (mid-run, its weights as they
-    are now), so a long run's progress can be exported and measured while it goes on."""
+    """A ``train shapeworld`` checkpoint of a run's saved state, so a long run's progress can be
+    exported and measured while it goes on (its weights as they are now) or after it ended
+    (its best weights, as its checkpoint holds)."""
     recipe = state.get("fingerprint", {}).get("recipe")
     if not isinstance(recipe, Mapping) or "n_detect" not in recipe:
         raise ValueError("a training state, but not of 'visionkit train shapeworld'")
-    where = f"epoch {state['epoch'] + 1}" + (f", batch {state['partial']['batch']}" if state["partial"] else "")
-    where = f"the end of epoch {state['epoch']}" if state["finished"] else where
+    if state["finished"]:
+        where = f"the end of epoch {state['epoch']}"
+    else:
+        where = f"epoch {state['epoch'] + 1}" + (f", batch {state['partial']['batch']}" if state["partial"] else "")
     # a finished run's checkpoint holds its best weights (fit restores them); a running one's, the latest
     done = state["finished"] and state.get("best_state") is not None
     return {
