@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from .registry import DecoderRegistry, PanelRegistry, SourceRegistry, TaskRegistry
+    from .registry import (DecoderRegistry, EvaluatorRegistry, HeadRegistry, PainterRegistry, PanelRegistry,
+                           SourceRegistry, TaskRegistry, WriterRegistry)
 
 PROJECT = "visionkit"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -85,4 +86,74 @@ def visionkit_register_decoders(registry: "DecoderRegistry") -> None:
         plugin is refused and reported as this plugin's failure.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def visionkit_register_painters(registry: "PainterRegistry") -> None:
+    """Add the overlay painters of result kinds, each on a layer of the picture.
+
+    Call ``registry.add(PainterSpec(name=..., summary=..., factory="pkg.mod:draw",
+    result_kind="count", layer=50))``. ``draw(canvas, result, highlight=None)`` draws one
+    result in place on an RGB uint8 canvas the size of the original frame; ``highlight`` is the
+    index of an item the user picked in the GUI, or None. Painters run from the lowest
+    ``layer`` up (built-ins: segmentation 10, heat maps 20, boxes 50, keypoints 60, tracks 70,
+    text panels 90). A result whose ``base_image()`` returns an image (a stylised picture)
+    replaces the frame under every overlay. ``vk.render``, ``--save`` and the GUI all draw
+    through these painters.
+
+    :param registry: the painter registry, shared by all plugins; one painter per result kind,
+        a kind taken by an earlier plugin is refused and reported as this plugin's failure.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
+def visionkit_register_writers(registry: "WriterRegistry") -> None:
+    """Add output formats for ``predict --save DIR`` (``--save-as NAME``) and the Python API.
+
+    Call ``registry.add(WriterSpec(name="mot", summary=..., factory="pkg.mod:MotWriter",
+    tasks=("track",), default=False))``. The factory is a class built as ``Writer(out_dir)``
+    with ``write(frame_result)``, ``close()`` and a ``written`` list of the paths it made.
+    ``tasks`` names the tasks whose results it writes (empty: any); a writer marked
+    ``default=True`` runs with ``--save`` whenever one of its tasks runs.
+
+    :param registry: the writer registry, shared by all plugins; a name taken by an earlier
+        plugin is refused and reported as this plugin's failure.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
+def visionkit_register_evaluators(registry: "EvaluatorRegistry") -> None:
+    """Add ``visionkit eval TASK``: how a task's model is measured on labelled data.
+
+    Call ``registry.add(EvaluatorSpec(name="detect", summary=..., factory="pkg.eval:DetectEvaluator",
+    task="detect"))``. The factory is a :class:`visionkit.evaluators.Evaluator` subclass;
+    ``evaluate(data, pipeline, options)`` returns a :class:`visionkit.evaluators.Report`, and an
+    evaluator that can score a results file against ground truth also has ``score_files``.
+
+    :param registry: the evaluator registry, shared by all plugins; a task evaluated by an
+        earlier plugin is refused and reported as this plugin's failure.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
+def visionkit_register_heads(registry: "HeadRegistry") -> None:
+    """Add the torch half of a head trained on the shared backbone.
+
+    Call ``registry.add(HeadSpec(name="detect", summary=..., factory="pkg.train:DetectHeadRecipe",
+    task="detect"))``. The factory names a :class:`visionkit.nn.heads.SharedHead` subclass
+    (torch; imported only by ``visionkit train`` and ``visionkit export``): how to build the
+    head on the backbone's channels, its loss, how to export it with its card and how to
+    measure it. The joint training recipe iterates over every registered head.
+
+    :param registry: the head registry, shared by all plugins; a name taken by an earlier
+        plugin is refused and reported as this plugin's failure.
+
+    .. versionadded:: 0.2
     """

@@ -8,15 +8,17 @@ reason and the others still work. ``VISIONKIT_DISABLE_PLUGINS=a,b`` skips plugin
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import pluggy
 
 from . import hookspecs
 from .errors import PluginError, UnknownTaskError
-from .registry import DecoderRegistry, PanelRegistry, SourceRegistry, TaskRegistry
+from .registry import (DecoderRegistry, EvaluatorRegistry, HeadRegistry, PainterRegistry, PanelRegistry,
+                       SourceRegistry, TaskRegistry, WriterRegistry)
 
 ENTRY_POINT_GROUP = "visionkit.plugins"
 DISABLE_ENV = "VISIONKIT_DISABLE_PLUGINS"
@@ -35,6 +37,19 @@ class PluginInfo:
     provides: dict[str, list[str]] = field(default_factory=dict)  # kind -> names
 
 
+#: each registry and the hook that fills it, in the order they are filled
+_HOOKS = (
+    ("tasks", "visionkit_register_tasks"),
+    ("sources", "visionkit_register_sources"),
+    ("panels", "visionkit_register_panels"),
+    ("decoders", "visionkit_register_decoders"),
+    ("painters", "visionkit_register_painters"),
+    ("writers", "visionkit_register_writers"),
+    ("evaluators", "visionkit_register_evaluators"),
+    ("heads", "visionkit_register_heads"),
+)
+
+
 class Plugins:
     """The loaded plugins and the registries they filled; the only door core uses to hooks."""
 
@@ -45,14 +60,15 @@ class Plugins:
         self.sources = SourceRegistry()
         self.panels = PanelRegistry()
         self.decoders = DecoderRegistry()
-        self._fill("visionkit_register_tasks", registry=self.tasks)
-        self._fill("visionkit_register_sources", registry=self.sources)
-        self._fill("visionkit_register_panels", registry=self.panels)
-        self._fill("visionkit_register_decoders", registry=self.decoders)
+        self.painters = PainterRegistry()
+        self.writers = WriterRegistry()
+        self.evaluators = EvaluatorRegistry()
+        self.heads = HeadRegistry()
+        for attr, hook in _HOOKS:
+            self._fill(hook, registry=getattr(self, attr))
 
     def _registries(self) -> list:
-        return [r for r in (getattr(self, n, None) for n in ("tasks", "sources", "panels", "decoders"))
-                if r is not None]
+        return [r for r in (getattr(self, attr, None) for attr, _ in _HOOKS) if r is not None]
 
     @property
     def failures(self) -> list[PluginInfo]:
@@ -152,6 +168,32 @@ def get_plugins(reload: bool = False) -> Plugins:
     if _cached is None or reload:
         _cached = load_plugins()
     return _cached
+
+
+def set_plugins(plugins: Plugins | None) -> None:
+    """Make ``plugins`` the process-wide set; ``None`` discovers them again on next use."""
+    global _cached
+    _cached = plugins
+
+
+@contextmanager
+def plugins_added(*extra: tuple[str, object], entry_points: Iterable[Any] | None = None) -> Iterator[Plugins]:
+    """Within the block, the installed plugins (or ``entry_points``) plus ``extra``
+    ``(name, module_or_object)`` pairs, registered in-process without a distribution::
+
+        with plugins_added(("count", my_plugin_module)):
+            vk.Pipeline(["count"])
+
+    The previous set is restored on leaving the block. ``visionkit.testing`` wraps this in a
+    pytest fixture.
+    """
+    global _cached
+    before = _cached
+    _cached = load_plugins(entry_points, extra=extra)
+    try:
+        yield _cached
+    finally:
+        _cached = before
 
 
 def task_names() -> list[str]:

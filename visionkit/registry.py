@@ -69,7 +69,58 @@ class DecoderSpec:
     plugin: str = ""
 
 
-E = TypeVar("E", TaskSpec, SourceSpec, PanelSpec, DecoderSpec)
+@dataclass(frozen=True)
+class PainterSpec:
+    """Draws one kind of result on the picture, on a layer (lowest first).
+
+    The factory is called as ``draw(canvas, result, highlight=None)`` and draws in place.
+    """
+
+    name: str
+    summary: str
+    factory: str  # "module:function"
+    result_kind: str  # the ``kind`` ClassVar of the result type it draws
+    layer: int = 50  # segmentation 10, heat maps 20, boxes 50, keypoints 60, tracks 70, text 90
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class WriterSpec:
+    """An output format of ``--save``: a class built as ``Writer(out_dir)`` with
+    ``write(frame_result)``, ``close()`` and ``written`` (the paths it made)."""
+
+    name: str  # what users type: --save-as NAME
+    summary: str
+    factory: str  # "module:Class"
+    tasks: tuple[str, ...] = ()  # tasks whose results it writes; () for any
+    default: bool = False  # written by --save whenever one of its tasks runs
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class EvaluatorSpec:
+    """``visionkit eval TASK``: a :class:`visionkit.evaluators.Evaluator` subclass."""
+
+    name: str  # what users type: visionkit eval NAME (usually the task's name)
+    summary: str
+    factory: str  # "module:Class"
+    task: str  # the task whose model it measures
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """The torch half of a head on the shared backbone: a ``visionkit.nn.heads.SharedHead``
+    subclass, imported only to train or export."""
+
+    name: str  # the head's role in the shared model and the exported file's suffix
+    summary: str
+    factory: str  # "module:Class"
+    task: str  # the run-time task whose model the exported head is
+    plugin: str = ""
+
+
+E = TypeVar("E", TaskSpec, SourceSpec, PanelSpec, DecoderSpec, PainterSpec, WriterSpec, EvaluatorSpec, HeadSpec)
 
 
 class _Registry(Generic[E]):
@@ -146,6 +197,35 @@ class DecoderRegistry(_Registry[DecoderSpec]):
 
     def for_task(self, task: str) -> list[DecoderSpec]:
         return [d for d in self if d.task == task]
+
+
+class PainterRegistry(_Registry[PainterSpec]):
+    kind = "painter"
+
+    def add(self, entry: PainterSpec) -> None:
+        taken = self.for_kind(entry.result_kind)
+        if taken is not None:
+            raise PluginError(f"result kind {entry.result_kind!r} is already painted by plugin {taken.plugin!r}")
+        super().add(entry)
+
+    def for_kind(self, result_kind: str) -> PainterSpec | None:
+        return next((e for e in self._entries.values() if e.result_kind == result_kind), None)
+
+
+class WriterRegistry(_Registry[WriterSpec]):
+    kind = "writer"
+
+    def defaults_for(self, tasks: list[str]) -> list[WriterSpec]:
+        """The writers ``--save`` uses without ``--save-as``: defaults whose tasks run."""
+        return [w for w in self if w.default and (not w.tasks or set(w.tasks) & set(tasks))]
+
+
+class EvaluatorRegistry(_Registry[EvaluatorSpec]):
+    kind = "evaluator"
+
+
+class HeadRegistry(_Registry[HeadSpec]):
+    kind = "head"
 
 
 def load_object(reference: str) -> Any:
