@@ -223,7 +223,9 @@ def test_option_limits_are_checked_for_every_task(tiny_models):
         option_limits = {"score": (0.0, 1.0), "n": (1, None)}
 
     task = Limited(load_model(tiny_models["head"]), score=1, n=7, flag=True)
-    assert task.options == {"score": 1, "n": 7, "flag": True, "topk": 3}
+    # the card's topk is no option of this task: it is fixed configuration, not user-settable
+    assert task.options == {"score": 1.0, "n": 7, "flag": True} and task.config == {"topk": 3}
+    assert isinstance(task.options["score"], float)
     for bad, message in (({"score": 1.5}, "score must be between 0.0 and 1.0"), ({"score": "high"}, "between"),
                          ({"n": 0}, "n must be a positive whole number"), ({"n": 2.5}, "whole number"),
                          ({"n": True}, "whole number")):

@@ -16,7 +16,8 @@ HOOKS = [name for name in dir(hookspecs) if name.startswith("visionkit_")]
 
 def test_every_hook_is_prefixed_typed_and_documented():
     assert set(HOOKS) == {"visionkit_register_tasks", "visionkit_register_sources", "visionkit_register_panels",
-                          "visionkit_register_decoders"}
+                          "visionkit_register_decoders", "visionkit_register_painters", "visionkit_register_writers",
+                          "visionkit_register_evaluators", "visionkit_register_heads"}
     for name in HOOKS:
         fn = getattr(hookspecs, name)
         sig = inspect.signature(fn)

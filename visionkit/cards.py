@@ -23,7 +23,8 @@ from typing import Any, Literal, Mapping
 
 from .errors import CardError
 
-CARD_VERSION = 1
+#: 2 split a card's fixed ``config`` and its graphs ``parts`` from the user ``options``
+CARD_VERSION = 2
 METADATA_KEY = "visionkit.card"
 SIDECAR_SUFFIX = ".card.json"
 
@@ -94,7 +95,13 @@ class ModelCard:
     hash: str | None = None  # backbones: content hash that heads refer to
     metrics: Mapping[str, float] = field(default_factory=dict)
     provenance: Mapping[str, Any] = field(default_factory=dict)
-    options: Mapping[str, Any] = field(default_factory=dict)  # task defaults (e.g. topk)
+    #: defaults of the task's user-settable options (e.g. ``topk``); the task declares which exist
+    options: Mapping[str, Any] = field(default_factory=dict)
+    #: fixed configuration the model was built with (a skeleton, the label that marks figures)
+    config: Mapping[str, Any] = field(default_factory=dict)
+    #: the model's other graphs by role, file names beside it (``{"box_head": "x_boxes.onnx"}``);
+    #: core loads them and checks that each was exported for the same backbone
+    parts: Mapping[str, str] = field(default_factory=dict)
     version: int = CARD_VERSION
 
     @property
@@ -130,6 +137,8 @@ class ModelCard:
                 d["backbone"] = BackboneRef(**d["backbone"])
             d["labels"] = tuple(d.get("labels", ()))
             d["features"] = tuple(d.get("features", ()))
+            if int(d.get("version", CARD_VERSION)) < 2:
+                d = _from_version_1(d)
             return cls(**d)
         except CardError:
             raise
@@ -148,6 +157,20 @@ class ModelCard:
 
     def with_(self, **changes: Any) -> "ModelCard":
         return replace(self, **changes)
+
+
+#: what version-1 cards kept in ``options`` that is fixed configuration or another graph
+_V1_PARTS = ("box_head",)
+_V1_CONFIG = ("figure_label", "skeleton")
+
+
+def _from_version_1(d: dict) -> dict:
+    """Version-1 cards mixed graphs and fixed configuration into ``options``: sort them out."""
+    options = dict(d.get("options") or {})
+    parts = {k: options.pop(k) for k in _V1_PARTS if k in options}
+    config = {k: options.pop(k) for k in _V1_CONFIG if k in options}
+    return {**d, "options": options, "config": {**config, **dict(d.get("config") or {})},
+            "parts": {**parts, **dict(d.get("parts") or {})}, "version": CARD_VERSION}
 
 
 def sidecar_path(model_path: str | Path) -> Path:

@@ -1,33 +1,26 @@
-"""Overlays: one painter per result type, drawing on a copy of the frame (RGB uint8).
+"""Overlays: the picture with every result drawn by the painter of its kind.
 
-``render(frame_result)`` is what ``visionkit predict --save`` writes and what the GUI shows;
-a plugin with a new result type adds its painter with :func:`painter`.
+``render(frame_result)`` is what ``visionkit predict --save`` writes, what ``vk.render``
+returns and what the GUI shows. Painters come from plugins (``visionkit_register_painters``),
+one per result kind, each on a layer: lower layers are drawn first, so boxes and labels stay
+readable over a segmentation. A result that offers ``base_image()`` (a stylised picture)
+replaces the frame under all of them. The drawing helpers below are for painters to share.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import cv2
 import numpy as np
 
-from .results import Classification, Detections, FrameResult, Keypoints, SegmentationMask
+from .errors import PluginError
+from .results import FrameResult, base_image
 
 #: ``fn(canvas, result, highlight=None)`` draws in place; ``highlight`` is the index of an item
 #: to emphasise (a detection the user clicked in the GUI), where the type has items
 Painter = Callable[..., None]
-_PAINTERS: dict[type, Painter] = {}
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-
-
-def painter(result_type: type) -> Callable[[Painter], Painter]:
-    """Register ``fn(canvas, result, highlight=None)`` as the painter of ``result_type``."""
-
-    def register(fn: Painter) -> Painter:
-        _PAINTERS[result_type] = fn
-        return fn
-
-    return register
 
 
 def class_colour(class_id: int) -> tuple[int, int, int]:
@@ -64,75 +57,6 @@ def draw_label_panel(canvas: np.ndarray, lines: Iterable[str], origin: tuple[int
         cv2.putText(canvas, text, (x0 + pad, y), FONT, scale, colour, thick, cv2.LINE_AA)
 
 
-@painter(Classification)
-def draw_classification(canvas: np.ndarray, result: Classification, highlight: int | None = None) -> None:
-    lines = [f"{label} {score:.2f}" for label, score in zip(result.labels[:3], result.scores[:3])]
-    draw_label_panel(canvas, lines)
-
-
-@painter(Detections)
-def draw_detections(canvas: np.ndarray, result: Detections, highlight: int | None = None) -> None:
-    scale = text_scale(canvas)
-    thick = max(1, round(2 * scale))
-    order = [i for i in range(len(result)) if i != highlight] + ([highlight] if highlight is not None else [])
-    for i in order:  # the highlighted box last, so it is on top
-        x1, y1, x2, y2 = (int(round(v)) for v in result.boxes[i])
-        colour = class_colour(int(result.class_ids[i]))
-        if highlight is not None and i != highlight:
-            colour = tuple(int(c * 0.45) for c in colour)
-        width = thick * 3 if i == highlight else thick
-        cv2.rectangle(canvas, (x1, y1), (x2, y2), colour, width, cv2.LINE_AA)
-        text = f"{result.labels[i]} {result.scores[i]:.2f}"
-        (tw, th), base = cv2.getTextSize(text, FONT, scale, max(1, thick // 2))
-        ty = y1 - base - 2 if y1 - th - base - 2 >= 0 else y1 + th + 2
-        cv2.rectangle(canvas, (x1, ty - th - 2), (x1 + tw + 4, ty + base), colour, -1)
-        cv2.putText(canvas, text, (x1 + 2, ty), FONT, scale, (0, 0, 0), max(1, thick // 2), cv2.LINE_AA)
-
-
-#: keypoints less confident than this are not drawn (nor the bones that touch them)
-KEYPOINT_MIN_CONFIDENCE = 0.3
-
-
-@painter(Keypoints)
-def draw_keypoints(canvas: np.ndarray, result: Keypoints, highlight: int | None = None) -> None:
-    """Bones as lines and joints as dots, one colour per instance; a highlighted one thicker."""
-    thick = max(1, round(2 * text_scale(canvas)))
-    for n in range(len(result)):
-        colour = class_colour(n)
-        if highlight is not None and n != highlight:
-            colour = tuple(int(c * 0.45) for c in colour)
-        width = thick * 2 if n == highlight else thick
-        pts = result.points[n]
-        visible = pts[:, 2] >= KEYPOINT_MIN_CONFIDENCE
-        for i, j in result.skeleton:
-            if visible[i] and visible[j]:
-                cv2.line(canvas, (int(pts[i, 0]), int(pts[i, 1])), (int(pts[j, 0]), int(pts[j, 1])),
-                         colour, width, cv2.LINE_AA)
-        for k in np.flatnonzero(visible):
-            cv2.circle(canvas, (int(pts[k, 0]), int(pts[k, 1])), width + 2, (255, 255, 255), -1, cv2.LINE_AA)
-            cv2.circle(canvas, (int(pts[k, 0]), int(pts[k, 1])), width + 1, colour, -1, cv2.LINE_AA)
-
-
-@painter(SegmentationMask)
-def draw_segmentation(canvas: np.ndarray, result: SegmentationMask, highlight: int | None = None,
-                      alpha: float = 0.5) -> None:
-    """Translucent class colours over the image, and a legend of the classes present."""
-    label_map = result.label_map
-    if label_map.shape != canvas.shape[:2]:
-        label_map = cv2.resize(label_map, canvas.shape[1::-1], interpolation=cv2.INTER_NEAREST)
-    ids = [i for i in np.unique(label_map) if i != 0]
-    if not ids:
-        return
-    lut = np.zeros((256, 3), np.uint8)
-    for i in ids:
-        lut[i] = class_colour(int(i))
-    mask = label_map != 0
-    canvas[mask] = (canvas[mask] * (1 - alpha) + lut[label_map[mask]] * alpha).astype(np.uint8)
-    areas = result.areas()
-    draw_legend(canvas, [(name, class_colour(result.class_names.index(name)) if name in result.class_names
-                          else (255, 255, 255)) for name in areas])
-
-
 def draw_legend(canvas: np.ndarray, entries: list[tuple[str, tuple[int, int, int]]]) -> None:
     """Colour swatches with names, top-right."""
     scale = text_scale(canvas)
@@ -148,22 +72,58 @@ def draw_legend(canvas: np.ndarray, entries: list[tuple[str, tuple[int, int, int
         cv2.putText(canvas, name, (x0 + line_h + 4, y + line_h - 10), FONT, scale, (255, 255, 255), thick, cv2.LINE_AA)
 
 
+
+def painter_for(result: Any) -> tuple[int, Painter] | None:
+    """The layer and painter registered for a result's kind, or None when no plugin draws it."""
+    from .plugin_manager import get_plugins
+    from .registry import load_object
+
+    spec = get_plugins().painters.for_kind(getattr(result, "kind", ""))
+    if spec is None:
+        return None
+    fn = _loaded.get(spec.factory)
+    if fn is None:
+        fn = _loaded[spec.factory] = load_object(spec.factory)
+        if not callable(fn):
+            raise PluginError(f"plugin {spec.plugin!r}: painter {spec.factory} is not callable")
+    return spec.layer, fn
+
+
+_loaded: dict[str, Painter] = {}
+
+
+def _base(result: FrameResult, names: list[str]) -> np.ndarray:
+    """The picture under the overlays: the last result that offers one, at the frame's size
+    (overlays are in frame pixels), else the frame."""
+    base = result.image
+    for name in names:
+        picture = base_image(result.results[name])
+        if picture is not None:
+            base = picture
+    h, w = result.image.shape[:2]
+    if base.shape[:2] != (h, w):
+        base = cv2.resize(base, (w, h), interpolation=cv2.INTER_AREA if base.shape[0] > h else cv2.INTER_LINEAR)
+    return np.ascontiguousarray(base[..., :3]).copy()
+
+
 def render(result: FrameResult, tasks: Iterable[str] | None = None,
            highlight: dict[str, int] | None = None) -> np.ndarray:
     """The frame with every (or the named) task's overlay drawn; the frame itself is not changed.
 
     ``highlight`` maps a task to the index of one item to emphasise (e.g. a detection).
-    Segmentation is drawn first, so boxes and labels stay readable on top of it.
+    Overlays are drawn layer by layer (see :mod:`visionkit.overlays`); a result of a kind no
+    painter draws adds nothing to the picture.
     """
     if result.image is None:
         raise ValueError("this FrameResult carries no image to draw on")
-    canvas = np.ascontiguousarray(result.image).copy()
     wanted = set(tasks) if tasks is not None else None
-    items = sorted(result.results.items(), key=lambda kv: not isinstance(kv[1], SegmentationMask))
-    for name, res in items:
-        if wanted is not None and name not in wanted:
-            continue
-        fn = _PAINTERS.get(type(res))
-        if fn is not None:
-            fn(canvas, res, highlight=(highlight or {}).get(name))
+    names = [n for n in result.results if wanted is None or n in wanted]
+    canvas = _base(result, names)
+    layered = []
+    for order, name in enumerate(names):
+        found = painter_for(result.results[name])
+        if found is not None:
+            layered.append((found[0], order, name, found[1]))
+    for _, _, name, fn in sorted(layered, key=lambda t: t[:2]):
+        fn(canvas, result.results[name], highlight=(highlight or {}).get(name))
     return canvas

@@ -10,6 +10,11 @@
 Heads whose cards name the same backbone share one backbone pass; a standalone model (a
 third-party ONNX with a sidecar card) gets the image preprocessed as its own card says.
 Inputs are preprocessed once per distinct input spec, whatever the number of tasks.
+
+Tasks may keep state across frames (a tracker): the pipeline resets every task when a new
+source starts, calls their ``finish`` when one ends, and never runs a stateful task twice on
+the same frame (a redraw gets the result it already has). ``reset()`` does it by hand (the
+desktop app calls it on a seek).
 """
 
 from __future__ import annotations
@@ -22,15 +27,16 @@ import numpy as np
 
 from .bundled import models_dir, resolve_model
 from .cards import InputSpec
-from .errors import ModelError, UsageError, VisionkitError
+from .context import TaskContext
+from .errors import ModelError, PluginError, UsageError, VisionkitError
 from .imageio import read_image
 from .plugin_manager import get_plugins, require_task
 from .preprocess import Transform, preprocess
 from .registry import load_object
-from .results import FrameResult
+from .results import FrameResult, result_problem
 from .runtime import Device, OnnxModel, load_model
 from .sources import ArraySource, Frame, FrameError, Source, open_builtin, open_sources
-from .tasks import Task, TaskInputs
+from .tasks import FrameInfo, Task, TaskInputs
 
 #: smaller frames carry too little for any model here; refused with a clear message
 MIN_SIDE = 8
@@ -134,8 +140,15 @@ class Pipeline:
         self.task_names = order
         self.tasks = {name: built[name] for name in order}
         self._specs = self._input_specs()
-        first = self.backbone or next(iter(self.tasks.values())).model
-        self.provider = first.provider
+        first = self.backbone or next((t.model for t in self.tasks.values() if t.model is not None), None)
+        #: the provider the sessions really got; "none" when no task runs a model
+        self.provider = first.provider if first is not None else "none"
+        #: what tasks may call beyond their frame: the backbone and the other tasks
+        self.context = TaskContext(self)
+        self._source: str | None = None  # the source whose frames the tasks' state is about
+        self._last: dict[str, tuple[tuple[str, int], Any]] = {}  # stateful task -> (frame, result)
+        self._checked: set[type] = set()  # result types already held to the protocol
+        self._arrays = 0  # frames given as arrays to __call__, numbered so trackers follow them
 
     # -- construction helpers ---------------------------------------------------------------
 
@@ -143,15 +156,21 @@ class Pipeline:
                     backbone: str | Path | None, device: Device, threads: int | None,
                     options: Mapping[str, Any]) -> Task:
         spec = require_task(name)
+        cls = load_object(spec.factory)
+        if not (isinstance(cls, type) and issubclass(cls, Task)):
+            raise PluginError(f"plugin {spec.plugin!r}: task {name!r} factory {spec.factory} "
+                              "is not a visionkit.tasks.Task subclass")
         ref = ref or spec.default_model
         if ref is None:
-            raise UsageError(f"task {name!r} has no default model; give one with --model")
+            if cls.requires_model:
+                raise UsageError(f"task {name!r} has no default model; give one with --model")
+            return cls(None, **dict(options))
         head = load_model(resolve_model(ref), device=device, threads=threads, card=card)
         if head.card.task != name:
             raise ModelError(f"{head.path.name} is a {head.card.task!r} model, not {name!r}")
         if head.card.is_head:
             self._attach_backbone(head, backbone, device, threads)
-        return load_object(spec.factory)(head, **dict(options))
+        return cls(head, **dict(options))
 
     def _attach_backbone(self, head: OnnxModel, explicit: str | Path | None, device: Device,
                          threads: int | None) -> None:
@@ -180,7 +199,7 @@ class Pipeline:
         if self.backbone is not None:
             specs.append(self.backbone.card.input)
         for task in self.tasks.values():
-            if not task.card.is_head and task.card.input not in specs:
+            if task.card is not None and not task.card.is_head and task.card.input not in specs:
                 specs.append(task.card.input)
         return specs
 
@@ -189,7 +208,9 @@ class Pipeline:
     def __call__(self, image: str | Path | np.ndarray) -> FrameResult:
         """Results for one image (a path or an RGB uint8 array); raises on a bad input."""
         if isinstance(image, np.ndarray):
-            item = next(iter(ArraySource(image)))
+            first = next(iter(ArraySource(image)))
+            item = Frame(image=first.image, source=first.source, index=self._arrays)
+            self._arrays += 1
         else:
             item = Frame(image=read_image(image), source=str(image), index=0)
         result = self.predict_frame(item)
@@ -207,6 +228,7 @@ class Pipeline:
                 item = next(items, _END)
                 decode_ms = (time.perf_counter() - t0) * 1e3
                 if item is _END:
+                    self.finish()
                     return
                 if isinstance(item, FrameError):
                     yield FrameResult(item.source, item.index or 0, 0, 0, self.provider,
@@ -215,7 +237,11 @@ class Pipeline:
                     yield self.predict_frame(item, decode_ms=decode_ms)
 
     def predict_frame(self, frame: Frame, *, decode_ms: float | None = None) -> FrameResult:
-        """Run every task on one decoded frame. Errors are returned in the result, not raised."""
+        """Run every task on one decoded frame. Errors are returned in the result, not raised.
+
+        A frame of another source than the last one resets the tasks first (and finishes the
+        last source); the same frame again reuses stateful tasks' results.
+        """
         image = frame.image
         h, w = image.shape[:2]
         timings: dict[str, float] = {} if decode_ms is None else {"decode": decode_ms}
@@ -227,9 +253,26 @@ class Pipeline:
 
         if min(h, w) < MIN_SIDE:
             return done({}, f"{frame.source}: image is {w}x{h} px, smaller than {MIN_SIDE}x{MIN_SIDE}")
+        if frame.source != self._source:
+            if self._source is not None:
+                self.finish()
+            self.reset()
+            self._source = frame.source
+        info = FrameInfo(frame.source, frame.index, frame.timestamp_ms, getattr(frame, "fps", None))
+        try:
+            results, errors = self._run(image, self.tasks, info, timings)
+        except VisionkitError as exc:
+            return done({}, f"{frame.source}: {exc}")
+        return done(results, f"{frame.source}: " + "; ".join(errors) if errors else None)
+
+    def _run(self, image: np.ndarray, tasks: Mapping[str, Task], info: FrameInfo | None,
+             timings: dict[str, float]) -> tuple[dict[str, Any], list[str]]:
+        """Preprocess, one backbone pass, then each task in order; ``info`` None runs
+        detached (no state is read or kept). A backbone failure raises; a task's is listed."""
         clock = time.perf_counter
         t = clock()
-        prepared: dict[InputSpec, tuple[np.ndarray, Transform]] = {s: preprocess(image, s) for s in self._specs}
+        specs = [s for s in self._specs if s is not None]
+        prepared: dict[InputSpec, tuple[np.ndarray, Transform]] = {s: preprocess(image, s) for s in specs}
         timings["preprocess"] = (clock() - t) * 1e3
 
         features = None
@@ -237,41 +280,97 @@ class Pipeline:
         if self.backbone is not None:
             t = clock()
             tensor, bb_transform = prepared[self.backbone.card.input]
-            try:
-                outs = self.backbone.run({self.backbone.inputs[0].name: tensor})
-            except VisionkitError as exc:
-                return done({}, f"{frame.source}: {exc}")
+            outs = self.backbone.run({self.backbone.inputs[0].name: tensor})
             features = dict(zip(self.backbone.outputs, outs))
             timings["backbone"] = (clock() - t) * 1e3
 
         results: dict[str, Any] = {}
         errors: list[str] = []
-        for name, task in self.tasks.items():
-            if task.card.is_head:
-                tensor, transform, size = None, bb_transform, self.backbone.card.input.size
+        key = (info.source, info.index) if info is not None else None
+        for name, task in tasks.items():
+            if task.stateful and key is not None and self._last.get(name, (None,))[0] == key:
+                results[name] = self._last[name][1]  # this frame again: never step the state twice
+                continue
+            if task.card is None or task.card.is_head:
+                tensor, transform = None, bb_transform
+                size = self.backbone.card.input.size if self.backbone is not None else image.shape[:2]
             else:
                 (tensor, transform), size = prepared[task.card.input], task.card.input.size
             inputs = TaskInputs(image=image, features=features, tensor=tensor, transform=transform,
-                                input_size=tuple(size), results=results)
+                                input_size=tuple(size), results=results,
+                                frame=info or FrameInfo("detached", 0), context=self.context)
             try:
                 t = clock()
                 raw = task.forward(inputs)
                 t2 = clock()
-                results[name] = task.decode(raw, inputs)
+                result = task.decode(raw, inputs)
+                self._check(name, result)
+                results[name] = result
                 timings[name] = (t2 - t) * 1e3
                 timings[f"{name}.post"] = (clock() - t2) * 1e3
+                if task.stateful and key is not None:
+                    self._last[name] = (key, result)
             except VisionkitError as exc:
                 errors.append(f"{name}: {exc}")
             except Exception as exc:  # a plugin's bug: report it for this frame, keep the rest
                 errors.append(f"{name}: plugin raised {type(exc).__name__}: {exc}".splitlines()[0])
-        return done(results, f"{frame.source}: " + "; ".join(errors) if errors else None)
+        return results, errors
+
+    def _check(self, name: str, result: Any) -> None:
+        """Hold a result type to the protocol the first time a task returns it."""
+        if type(result) in self._checked:
+            return
+        problem = result_problem(result)
+        if problem is not None:
+            plugin = require_task(name).plugin
+            raise PluginError(f"plugin {plugin!r} returned a result that visionkit cannot show: {problem} "
+                              "(see visionkit.results.Result)")
+        self._checked.add(type(result))
+
+    def run_detached(self, name: str, image: np.ndarray) -> Any:
+        """The named task's result on an image outside the stream, with the tasks it needs;
+        no task's state is read or changed (what :meth:`TaskContext.predict` calls)."""
+        if name not in self.tasks:
+            raise UsageError(f"task {name!r} is not running in this pipeline (running: {', '.join(self.tasks)})")
+        wanted: list[str] = []
+
+        def visit(n: str) -> None:
+            for dep in self.tasks[n].needs():
+                visit(dep)
+            if n not in wanted:
+                wanted.append(n)
+
+        visit(name)
+        stateful = [n for n in wanted if self.tasks[n].stateful]
+        if stateful:
+            raise UsageError(f"task {stateful[0]!r} keeps state across frames; it cannot run on a detached image")
+        results, errors = self._run(image, {n: self.tasks[n] for n in wanted}, None, {})
+        if name not in results:
+            raise VisionkitError("; ".join(errors) or f"{name}: no result")
+        return results[name]
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Every task forgets earlier frames (a new source, a seek); results of the frame shown
+        are not reused after it."""
+        self._last.clear()
+        for name, task in self.tasks.items():
+            _lifecycle(name, task.reset)
+
+    def finish(self) -> None:
+        """The current source has ended: every task flushes what it holds."""
+        self._source = None
+        self._last.clear()
+        for name, task in self.tasks.items():
+            _lifecycle(name, task.finish)
 
     # -- introspection ------------------------------------------------------------------------
 
     def models(self) -> dict[str, OnnxModel]:
-        """Every loaded model by role: ``backbone`` and one per task."""
+        """Every loaded main model by role: ``backbone`` and one per task that has a model."""
         out = {"backbone": self.backbone} if self.backbone is not None else {}
-        out.update({name: task.model for name, task in self.tasks.items()})
+        out.update({name: task.model for name, task in self.tasks.items() if task.model is not None})
         return out
 
     def set_options(self, task: str, **options: Any) -> None:
@@ -279,6 +378,16 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline({self.task_names}, provider={self.provider!r})"
+
+
+def _lifecycle(name: str, call: Any) -> None:
+    """A task's reset or finish; a plugin's bug there becomes one line naming the task."""
+    try:
+        call()
+    except VisionkitError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{name}: {call.__name__}() raised {type(exc).__name__}: {exc}".splitlines()[0]) from exc
 
 
 def predict(sources: Iterable[Any] | Any, tasks: str | Sequence[str] = "classify", **kwargs: Any) -> list[FrameResult]:

@@ -50,6 +50,14 @@ _HOOKS = (
 )
 
 
+#: core's own ``--save`` formats (visionkit.writers), registered like the plugins'
+_CORE_WRITERS = (
+    ("images", "annotated stills (DIR/<stem>.png) and videos (DIR/<stem>.mp4)",
+     "visionkit.writers:AnnotatedWriter", True),
+    ("jsonl", "the --json lines in DIR/results.jsonl", "visionkit.writers:JsonLinesFileWriter", False),
+)
+
+
 class Plugins:
     """The loaded plugins and the registries they filled; the only door core uses to hooks."""
 
@@ -64,8 +72,18 @@ class Plugins:
         self.writers = WriterRegistry()
         self.evaluators = EvaluatorRegistry()
         self.heads = HeadRegistry()
+        self._add_core_entries()
         for attr, hook in _HOOKS:
             self._fill(hook, registry=getattr(self, attr))
+
+    def _add_core_entries(self) -> None:
+        """What core itself provides through the registries (credited to "visionkit")."""
+        from .registry import WriterSpec
+
+        self.writers._bind("visionkit")
+        for name, summary, factory, default in _CORE_WRITERS:
+            self.writers.add(WriterSpec(name=name, summary=summary, factory=factory, default=default))
+        self.writers._bind("")
 
     def _registries(self) -> list:
         return [r for r in (getattr(self, attr, None) for attr, _ in _HOOKS) if r is not None]

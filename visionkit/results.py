@@ -1,19 +1,73 @@
 """Typed results: what every task returns, and what the CLI, the API and the GUI show.
 
-Each result is a frozen dataclass with ``to_dict()`` giving JSON-safe data in the schema of
-the CLI contract (README, "JSON output"). ``FrameResult`` bundles one frame's results.
-Later tasks add their types here, so one module holds the whole schema.
+Every result follows one protocol, :class:`Result`: a ``kind`` (what painters and panels are
+registered for), ``to_dict()`` (JSON-safe data in the schema of the CLI contract, README
+"JSON output"), ``summary()`` (one line for terminals and status bars) and a
+``schema_version`` of its own keys. A result may also offer ``base_image()``: a picture that
+replaces the frame under every overlay (a stylised image). The pipeline checks each task's
+result against the protocol (:func:`check_result`) and names the plugin when one does not
+follow it. ``FrameResult`` bundles one frame's results. The built-in types live here, so one
+module holds the schema that tasks share.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
 #: Bumped whenever a key of ``FrameResult.to_dict()`` or of a result changes meaning.
 SCHEMA_VERSION = 1
+
+
+@runtime_checkable
+class Result(Protocol):
+    """What every task's result offers. ``summary`` is optional: :func:`summarize` makes one
+    from ``to_dict()`` for a type that lacks it."""
+
+    kind: ClassVar[str]
+    #: version of this type's own ``to_dict()`` keys; bumped when one changes meaning
+    schema_version: ClassVar[int]
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def result_problem(result: Any) -> str | None:
+    """Why ``result`` does not follow :class:`Result`, or None when it does."""
+    kind = getattr(type(result), "kind", None)
+    if not isinstance(kind, str) or not kind:
+        return f"{type(result).__name__} has no 'kind' class attribute (a non-empty string)"
+    if not callable(getattr(result, "to_dict", None)):
+        return f"{type(result).__name__} has no to_dict() method"
+    base = getattr(result, "base_image", None)
+    if base is not None and not callable(base):
+        return f"{type(result).__name__}.base_image is not a method"
+    return None
+
+
+def summarize(result: Any, k: int = 3) -> str:
+    """The result's own ``summary()``, or one made from the first keys of its ``to_dict()``."""
+    own = getattr(result, "summary", None)
+    if callable(own):
+        return str(own())
+    data = result.to_dict()
+    if not isinstance(data, dict) or not data:
+        return getattr(result, "kind", type(result).__name__)
+    shown = []
+    for key, value in list(data.items())[:k]:
+        if isinstance(value, (list, tuple, dict)):
+            value = f"{len(value)} item(s)"
+        elif isinstance(value, float):
+            value = f"{value:.3g}"
+        shown.append(f"{key} {value}")
+    return ", ".join(shown)
+
+
+def base_image(result: Any) -> np.ndarray | None:
+    """The picture a result puts under the overlays (RGB uint8), or None."""
+    fn = getattr(result, "base_image", None)
+    return fn() if callable(fn) else None
 
 
 @dataclass(frozen=True)
@@ -27,6 +81,7 @@ class Classification:
     probabilities: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     kind: ClassVar[str] = "classification"
+    schema_version: ClassVar[int] = 1
 
     @property
     def top(self) -> tuple[str, float]:
@@ -55,6 +110,7 @@ class Detections:
     labels: tuple[str, ...]
 
     kind: ClassVar[str] = "detections"
+    schema_version: ClassVar[int] = 1
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -84,6 +140,7 @@ class SegmentationMask:
     class_names: tuple[str, ...]  # every class the model knows, by id
 
     kind: ClassVar[str] = "segmentation"
+    schema_version: ClassVar[int] = 1
 
     def areas(self) -> dict[str, int]:
         """Pixels per class present, background (id 0) left out, largest first."""
@@ -116,6 +173,7 @@ class Keypoints:
     skeleton: tuple[tuple[int, int], ...] = ()  # pairs of keypoint indices to join
 
     kind: ClassVar[str] = "keypoints"
+    schema_version: ClassVar[int] = 1
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -135,6 +193,30 @@ class Keypoints:
             "keypoint_names": list(self.names),
             "skeleton": [[int(i), int(j)] for i, j in self.skeleton],
         }
+
+
+@dataclass(frozen=True)
+class StyledImage:
+    """A new picture made from the frame (style transfer, enhancement): drawn as the base of
+    the overlays, written by ``--save``; its JSON holds what it is, not its pixels."""
+
+    image: np.ndarray = field(repr=False, compare=False)  # (H, W, 3) RGB uint8
+    style: str = ""  # what made it: a style's name, a model's
+    info: Mapping[str, Any] = field(default_factory=dict)  # JSON-safe extras (strength, ...)
+
+    kind: ClassVar[str] = "styled_image"
+    schema_version: ClassVar[int] = 1
+
+    def base_image(self) -> np.ndarray:
+        return self.image
+
+    def summary(self) -> str:
+        h, w = self.image.shape[:2]
+        return f"{w}x{h} image" + (f" in the style of {self.style}" if self.style else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        h, w = self.image.shape[:2]
+        return {"width": int(w), "height": int(h), "style": self.style, **dict(self.info)}
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,39 @@ A plugin subclasses :class:`Task` (numpy + onnxruntime only) and names it in its
 frame, preprocessing (once per distinct input spec), and running the backbone once; a task
 only runs its own head (:meth:`Task.forward`) and decodes (:meth:`Task.decode`). Both are
 timed separately.
+
+A task has zero, one or several graphs: ``model`` is its main one (``None`` for a task that
+only reads other tasks' results, such as a tracker), and ``parts`` are the others its card
+names (a detector's box head, a captioner's decoder step), loaded and backbone-checked by
+core. A task may keep state across the frames of one source: the pipeline calls
+:meth:`Task.reset` when a new source starts (and the desktop app on every seek) and
+:meth:`Task.finish` when one ends.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
 from .errors import ModelError, UsageError
+from .parts import load_parts
 from .preprocess import Transform
 from .runtime import OnnxModel, feature_feeds
+
+if TYPE_CHECKING:
+    from .context import TaskContext
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """Which frame this is: the identity a stateful task keys its state on."""
+
+    source: str  # the path, ``"webcam:0"`` or ``"array"``
+    index: int  # frame number within the source (0 for a still)
+    timestamp_ms: float | None = None  # position in a video, or time since a camera opened
+    fps: float | None = None  # the source's frame rate, when it has one
 
 
 @dataclass(frozen=True)
@@ -30,13 +51,18 @@ class TaskInputs:
     input_size: tuple[int, int] = (0, 0)  # (height, width) of the network input
     #: results of the tasks this one needs (see :meth:`Task.needs`), by task name
     results: Mapping[str, Any] = field(default_factory=dict)
+    frame: FrameInfo = FrameInfo("array", 0)
+    #: the shared backbone and the other tasks as callables (tasks that run them many times)
+    context: "TaskContext | None" = None
 
 
 class Task:
     """Base class of every task's run-time half.
 
-    ``default_options`` declares the options the task accepts (name -> default); the GUI
-    changes them live through :meth:`set_options`, the CLI through flags like ``--topk``.
+    ``default_options`` declares the options users may set (name -> default): the CLI's
+    ``--option TASK.KEY=VALUE``, ``Pipeline(options=...)`` and the GUI's editors all go
+    through :meth:`set_options`, which checks them against ``option_limits`` and
+    ``option_choices``. What the card fixes (``card.config``) is in :attr:`config`.
     """
 
     name: ClassVar[str] = ""
@@ -44,23 +70,58 @@ class Task:
     #: allowed ranges of numeric options, ``{name: (low, high)}`` inclusive, ``None`` for open;
     #: an option whose default is an int must be a whole number
     option_limits: ClassVar[Mapping[str, tuple[float | None, float | None]]] = {}
+    #: allowed values of options that take one of a few, ``{name: ("a", "b")}``
+    option_choices: ClassVar[Mapping[str, tuple[Any, ...]]] = {}
+    #: False for a task with no graph of its own (it reads other tasks' results)
+    requires_model: ClassVar[bool] = True
+    #: graphs besides the main one that the card must name in ``parts``
+    required_parts: ClassVar[tuple[str, ...]] = ()
+    #: True when results depend on earlier frames; the pipeline then never runs the task twice
+    #: on one frame (the GUI's redraw after an option change gets the result it has)
+    stateful: ClassVar[bool] = False
 
-    def __init__(self, model: OnnxModel, **options: Any) -> None:
+    def __init__(self, model: OnnxModel | None = None, **options: Any) -> None:
+        if model is None and self.requires_model:
+            raise UsageError(f"task {self.name!r} needs a model; give one with --model")
         self.model = model
-        self.card = model.card
-        self.options: dict[str, Any] = {**self.default_options, **dict(self.card.options)}
+        self.card = model.card if model is not None else None
+        card_options = dict(self.card.options) if self.card is not None else {}
+        # a card may carry keys that are not options of this task (an older card's fixed
+        # settings): they are configuration, never something a user sets
+        self.config: dict[str, Any] = {k: v for k, v in card_options.items() if k not in self.default_options}
+        self.config.update(dict(self.card.config) if self.card is not None else {})
+        self.options: dict[str, Any] = dict(self.default_options)
+        self.options.update({k: v for k, v in card_options.items() if k in self.default_options})
         self.set_options(**options)
-        self._input_name = model.inputs[0].name
+        #: the card's other graphs by role, loaded and checked against the main model's backbone
+        self.parts: dict[str, OnnxModel] = load_parts(model, self.required_parts) if model is not None else {}
+        self._input_name = model.inputs[0].name if model is not None else ""
 
     def set_options(self, **options: Any) -> None:
         unknown = set(options) - set(self.default_options)
         if unknown:
             known = ", ".join(sorted(self.default_options)) or "none"
             raise UsageError(f"task {self.name!r} has no option {sorted(unknown)[0]!r} (options: {known})")
-        for key, (lo, hi) in self.option_limits.items():
-            if key in options:
-                _check_limit(key, options[key], lo, hi, whole=isinstance(self.default_options.get(key), int))
-        self.options.update(options)
+        checked = {key: self._checked(key, value) for key, value in options.items()}
+        self.options.update(checked)
+
+    def _checked(self, key: str, value: Any) -> Any:
+        default = self.default_options[key]
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise UsageError(f"{self.name}.{key} is true or false, not {value!r}")
+        elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif isinstance(default, str) and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # a style named "1" or a file called 3
+        if key in self.option_limits:
+            lo, hi = self.option_limits[key]
+            _check_limit(f"{self.name}.{key}" if self.name else key, value, lo, hi,
+                         whole=isinstance(default, int) and not isinstance(default, bool))
+        if key in self.option_choices and value not in self.option_choices[key]:
+            allowed = ", ".join(map(str, self.option_choices[key]))
+            raise UsageError(f"{self.name}.{key} must be one of {allowed}, not {value!r}")
+        return value
 
     def needs(self) -> tuple[str, ...]:
         """Tasks whose results this one reads from ``TaskInputs.results`` (e.g. pose reads
@@ -68,15 +129,31 @@ class Task:
         and runs them first."""
         return ()
 
+    def reset(self) -> None:
+        """Forget what earlier frames left: called when a new source starts and on a seek."""
+
+    def finish(self) -> None:
+        """The source has ended (flush buffers, close files); :meth:`reset` follows before
+        the next source's first frame."""
+
     def forward(self, inputs: TaskInputs) -> list[np.ndarray]:
-        """Run this task's model: a head on the feature maps, or a standalone model on the image."""
+        """Run this task's model: a head on the feature maps, or a standalone model on the
+        image. A task without a model overrides this (or returns nothing and decodes from
+        ``inputs`` alone)."""
+        if self.model is None:
+            return []
         if self.card.is_head:
             return self.model.run(feature_feeds(self.model, inputs.features or {}))
         return self.model.run({self._input_name: inputs.tensor})
 
     def decode(self, outputs: list[np.ndarray], inputs: TaskInputs) -> Any:
-        """Turn raw outputs into this task's result type."""
+        """Turn raw outputs into this task's result (see :class:`visionkit.results.Result`)."""
         raise NotImplementedError
+
+    @property
+    def model_name(self) -> str:
+        """The main model's file name, or ``""`` for a task without one."""
+        return self.model.path.name if self.model is not None else ""
 
     def load_decoder(self) -> Callable[..., Any]:
         """The decoder a plugin registered under the card's ``output`` name, for this task."""
@@ -109,7 +186,7 @@ class DecoderTask(Task):
     decoder of this task is refused when the task is built, with the installed ones listed.
     """
 
-    def __init__(self, model: OnnxModel, **options: Any) -> None:
+    def __init__(self, model: OnnxModel | None = None, **options: Any) -> None:
         super().__init__(model, **options)
         decoder = self.load_decoder()
         # a class is a decoder with state (a second graph, caches): made once per model
@@ -122,4 +199,3 @@ class DecoderTask(Task):
 
     def decode(self, outputs: list[np.ndarray], inputs: TaskInputs) -> Any:
         return self._decoder(outputs, inputs, self.card, self.options)
-

@@ -1,9 +1,13 @@
-"""Where results go: JSON lines, and annotated images or videos.
+"""Where results go: JSON lines, annotated images or videos, and every format plugins add.
 
-The CLI's ``--json`` and ``--save DIR`` are these classes; the Python API uses them the same
-way::
+The CLI's ``--json`` is :class:`JsonLinesWriter`; ``--save DIR [--save-as a,b]`` is
+:class:`SaveWriters`, which opens the registered writers (``visionkit_register_writers``) by
+name: core's ``images`` (annotated stills and videos) and ``jsonl`` (``DIR/results.jsonl``),
+and the plugins' (the segment task's label-map ``masks``, the detect task's ``coco``
+results file, ...). Without names it opens the defaults of the tasks that run. The Python
+API uses them the same way::
 
-    with vk.AnnotatedWriter("out") as save:
+    with vk.SaveWriters("out", tasks=pipe.task_names) as save:
         for result in pipe.stream("clip.mp4"):
             save.write(result)
 """
@@ -17,10 +21,10 @@ from typing import TextIO
 import cv2
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, PluginError, UsageError
 from .imageio import VIDEO_EXTENSIONS, write_image
 from .overlays import render
-from .results import FrameResult, SegmentationMask
+from .results import FrameResult
 
 
 class JsonLinesWriter:
@@ -43,12 +47,34 @@ def _stem(source: str) -> str:
     return Path(source).stem or "image"
 
 
-class AnnotatedWriter:
-    """Annotated stills as ``DIR/<stem>.png``; frames of a video or camera as ``DIR/<stem>.mp4``.
+class JsonLinesFileWriter(JsonLinesWriter):
+    """``--save-as jsonl``: the ``--json`` lines in ``DIR/results.jsonl``."""
 
-    A still's segmentation is also written as ``DIR/<stem>_mask.png``: uint8 class ids at the
-    image's size, 0 = background (the label-map format ShapeWorld's COCO export uses too).
-    """
+    def __init__(self, out_dir: str | Path) -> None:
+        path = Path(out_dir) / "results.jsonl"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            super().__init__(open(path, "w", encoding="utf-8"))
+        except OSError as exc:
+            raise InputError(f"{path}: cannot write ({exc.strerror})") from None
+        self.written = [path]
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def is_stream(source: str) -> bool:
+    """Whether a result's source is a video or camera (written as a video, not stills)."""
+    return source.startswith("webcam:") or Path(source).suffix.lower() in VIDEO_EXTENSIONS
+
+
+def stem_of(source: str) -> str:
+    """The file stem outputs for a source are named after (``webcam0`` for a camera)."""
+    return _stem(source)
+
+
+class AnnotatedWriter:
+    """Annotated stills as ``DIR/<stem>.png``; frames of a video or camera as ``DIR/<stem>.mp4``."""
 
     def __init__(self, out_dir: str | Path, fps: float = 25.0) -> None:
         self.out_dir = Path(out_dir)
@@ -73,18 +99,10 @@ class AnnotatedWriter:
         if not result.results or result.image is None:
             return
         canvas = render(result)
-        is_stream = result.source.startswith("webcam:") or Path(result.source).suffix.lower() in VIDEO_EXTENSIONS
-        if not is_stream:
+        if not is_stream(result.source):
             path = self._unique(_stem(result.source), ".png")
             write_image(path, canvas)
             self.written.append(path)
-            for res in result.results.values():
-                if isinstance(res, SegmentationMask):
-                    mask_path = path.with_name(f"{path.stem}_mask.png")
-                    if not cv2.imwrite(str(mask_path), res.label_map):
-                        raise InputError(f"{mask_path}: cannot write the mask")
-                    self.written.append(mask_path)
-                    break
             return
         writer = self._videos.get(result.source)
         if writer is None:
@@ -103,6 +121,63 @@ class AnnotatedWriter:
         self._videos.clear()
 
     def __enter__(self) -> "AnnotatedWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SaveWriters:
+    """Every writer ``--save DIR`` uses, fed each result in turn.
+
+    :param formats: writer names (``["images", "coco"]``); None for the defaults of ``tasks``.
+    :param tasks: the tasks that run (choose the defaults, and check a named format fits).
+    """
+
+    def __init__(self, out_dir: str | Path, tasks: list[str], formats: list[str] | None = None) -> None:
+        from .plugin_manager import get_plugins
+        from .registry import load_object
+
+        registry = get_plugins().writers
+        if formats is None:
+            specs = registry.defaults_for(tasks)
+        else:
+            specs = []
+            for name in formats:
+                if name not in registry:
+                    known = ", ".join(w.name for w in registry)
+                    raise UsageError(f"--save-as: no writer {name!r} (installed: {known})")
+                spec = registry.get(name)
+                if spec.tasks and not set(spec.tasks) & set(tasks):
+                    raise UsageError(f"--save-as {name} writes {', '.join(spec.tasks)} results; "
+                                     f"none of them runs (running: {', '.join(tasks)})")
+                specs.append(spec)
+        self.out_dir = Path(out_dir)
+        self.writers = []
+        try:
+            for spec in specs:
+                cls = load_object(spec.factory)
+                if not callable(cls):
+                    raise PluginError(f"plugin {spec.plugin!r}: writer {spec.factory} is not a class")
+                self.writers.append(cls(self.out_dir))
+        except BaseException:
+            self.close()
+            raise
+        self.names = [s.name for s in specs]
+
+    @property
+    def written(self) -> list[Path]:
+        return [p for w in self.writers for p in getattr(w, "written", [])]
+
+    def write(self, result: FrameResult) -> None:
+        for writer in self.writers:
+            writer.write(result)
+
+    def close(self) -> None:
+        for writer in getattr(self, "writers", []):
+            writer.close()
+
+    def __enter__(self) -> "SaveWriters":
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -10,7 +10,7 @@ the regions with a small network on the same map. Here:
 2. **Proposal selection** (numpy, :func:`select_proposals`): the best ``pre_nms`` anchors by
    objectness, decoded, clipped to the picture (not the letterbox padding), tiny ones
    dropped, NMS at 0.7, the best ``post_nms`` kept.
-3. **Box head** (``card.options["box_head"]``, the file beside the first): ONNX ``RoiAlign``
+3. **Box head** (the card's ``parts["box_head"]``, the file beside the first): ONNX ``RoiAlign``
    on ``p2`` -> class probabilities (background first) and per-class box deltas.
 4. **Detections** (numpy, :func:`detections_from_boxes`): every (proposal, class) above the
    score threshold, refined by its class's deltas, per-class NMS, at most ``max_det``.
@@ -29,7 +29,8 @@ from visionkit.boxes import decode_deltas, nms, to_image
 from visionkit.cards import ModelCard
 from visionkit.errors import ModelError
 from visionkit.results import Detections
-from visionkit.runtime import OnnxModel, feature_feeds, load_model
+from visionkit.parts import load_parts
+from visionkit.runtime import OnnxModel, feature_feeds
 from visionkit.tasks import TaskInputs
 
 #: anchor side lengths (input pixels) and height/width ratios at every stride-8 cell
@@ -148,20 +149,8 @@ class RCNNDecoder:
     """The ``rcnn`` decoder: holds the box-head session and runs both stages for a frame."""
 
     def __init__(self, model: OnnxModel) -> None:
-        card = model.card
-        name = card.options.get("box_head")
-        if not name:
-            raise ModelError(f"{model.path.name}: rcnn card names no box_head in its options")
-        path = model.path.with_name(str(name))
-        if not path.is_file():
-            raise ModelError(f"{model.path.name}: its box head {name} is missing; keep both files together")
-        self.box_head = load_model(path, device=model.device, threads=model.threads)
-        ref, own = self.box_head.card.backbone, card.backbone
-        if ref is None or own is None or ref.hash != own.hash:
-            raise ModelError(
-                f"{path.name} was exported for another backbone than {model.path.name} "
-                f"({getattr(ref, 'hash', None)} vs {getattr(own, 'hash', None)})"
-            )
+        # core loads the card's parts (cached sessions) and checks they share the backbone
+        self.box_head = load_parts(model, ("box_head",))["box_head"]
         self.model = model
 
     def forward(self, inputs: TaskInputs) -> list[np.ndarray]:

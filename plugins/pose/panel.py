@@ -6,7 +6,7 @@ Qt lives here and nowhere else in this plugin: only the GUI imports this module 
 Each instance (a figure) is a top-level row, "figure 1 — score 0.93" (numbered from 1; its index
 in the result, as in ``--json``, is one less), with the colour its skeleton is drawn in; its
 children are its keypoints: name, x and y in image pixels, confidence. Keypoints below
-:data:`visionkit.overlays.KEYPOINT_MIN_CONFIDENCE` are greyed, as the overlay does not draw them.
+:data:`.painter.KEYPOINT_MIN_CONFIDENCE` are greyed, as the overlay does not draw them.
 
 Highlight, as in the detection panel: selecting an instance row, or one of its keypoint rows
 (click, or the arrow keys), emits ``highlight_requested(index)`` with the instance's index in
@@ -30,7 +30,9 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTree
 from visionkit.gui.panels import DeselectingView, HighlightingPanel
 
 from visionkit.boxes import FOLLOW_IOU, best_match
-from visionkit.overlays import KEYPOINT_MIN_CONFIDENCE, class_colour
+from visionkit.overlays import class_colour
+
+from .painter import KEYPOINT_MIN_CONFIDENCE
 
 COLUMNS = ("keypoint", "x", "y", "conf.")
 NAME, X, Y, CONF = range(4)

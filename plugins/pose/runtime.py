@@ -1,7 +1,7 @@
 """The pose task at run time: figures' regions in, joints out (numpy + onnxruntime).
 
 Figures come from the detect task's result (boxes labelled ``figure_label``, the card's
-``options``), which the pipeline runs first because :meth:`PoseTask.needs` says so; with
+``config``), which the pipeline runs first because :meth:`PoseTask.needs` says so; with
 ``whole_image=True`` the picture itself is the one figure's region and no detector runs.
 """
 
@@ -42,7 +42,7 @@ class PoseTask(Task):
         dets = inputs.results.get("detect")
         if not isinstance(dets, Detections):
             raise ModelError("pose needs the detect task's figures (or whole_image=True)")
-        label = self.card.options.get("figure_label", "figure")
+        label = self.config.get("figure_label", "figure")
         keep = np.array([lab == label for lab in dets.labels], bool) & (dets.scores >= self.options["score"])
         boxes, scores = dets.boxes[keep], dets.scores[keep]
         order = np.argsort(-scores, kind="stable")[: self.options["max_instances"]]
@@ -70,7 +70,7 @@ class PoseTask(Task):
         if len(points):
             xy = inputs.transform.to_image(points[..., :2].reshape(-1, 2)).reshape(points.shape[0], -1, 2)
             points[..., :2] = xy
-        skeleton = tuple((int(i), int(j)) for i, j in self.card.options.get("skeleton", ()))
+        skeleton = tuple((int(i), int(j)) for i, j in self.config.get("skeleton", ()))
         return Keypoints(
             boxes.astype(np.float32), scores.astype(np.float32), points, tuple(self.card.labels), skeleton
         )

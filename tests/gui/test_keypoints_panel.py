@@ -17,7 +17,8 @@ from PySide6.QtGui import QPalette
 
 from visionkit import plugin_manager
 from visionkit.hookspecs import hookimpl
-from visionkit.overlays import KEYPOINT_MIN_CONFIDENCE, render
+from visionkit.overlays import render
+from visionkit.plugins.pose.painter import KEYPOINT_MIN_CONFIDENCE
 from visionkit.plugins.classify.runtime import ClassifyTask
 from visionkit.plugins.pose.panel import KeypointsPanel, follow
 from visionkit.registry import TaskSpec

@@ -7,6 +7,7 @@ import sys
 
 from ..errors import UsageError
 from .model_args import add_model_option, split_models, task_of
+from .task_options import add_option_argument, alias_options, apply_options, merged, parse_options
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -19,7 +20,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "  visionkit predict assets/samples/shapes_star.png --task classify\n"
         "  visionkit predict photos/ --recursive --task classify --json > results.jsonl\n"
         "  visionkit predict fish.png --model squeezenet.onnx --topk 3   # card beside the model\n"
-        "  visionkit predict 0 --task classify --save out/                # webcam 0",
+        "  visionkit predict scene.png --task detect -o detect.score=0.6 -o detect.agnostic=true\n"
+        "  visionkit predict 0 --task classify --save out/                # webcam 0\n"
+        "  visionkit predict held/ --task detect --save out/ --save-as images,coco",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("sources", nargs="+", metavar="SOURCE",
@@ -31,13 +34,18 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--card", metavar="PATH", help="card file for --model (default: its sidecar or embedded card)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
-    p.add_argument("--topk", type=int, default=None, help="classes to report per image (classify)")
-    p.add_argument("--score", type=float, default=None, help="lowest score kept, 0-1 (detect)")
-    p.add_argument("--iou", type=float, default=None, help="NMS overlap threshold, 0-1 (detect)")
+    add_option_argument(p)
+    p.add_argument("--topk", type=int, default=None, help="classes to report per image (classify.topk)")
+    p.add_argument("--score", type=float, default=None, help="lowest score kept, 0-1 (detect.score, pose.score)")
+    p.add_argument("--iou", type=float, default=None, help="NMS overlap threshold, 0-1 (detect.iou)")
     p.add_argument("--agnostic", action="store_const", const=True, default=None,
-                   help="NMS across classes: one label per object (detect)")
+                   help="NMS across classes: one label per object (detect.agnostic)")
     p.add_argument("--json", action="store_true", help="one JSON object per frame on stdout")
-    p.add_argument("--save", metavar="DIR", help="write annotated images/videos to DIR")
+    p.add_argument("--save", metavar="DIR", help="write outputs to DIR (default: annotated images/videos, "
+                                                 "and what the chosen tasks add, e.g. segment's masks)")
+    p.add_argument("--save-as", metavar="FORMAT[,FORMAT]",
+                   help="what --save writes, comma-separated (`visionkit plugins` lists the writers: "
+                        "images, jsonl, masks, coco, ...)")
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     p.set_defaults(func=run)
 
@@ -46,37 +54,26 @@ def _default_tasks(args: argparse.Namespace, model: str | None) -> str:
     return "classify" if model is None else task_of(model, args.card, args.device, args.threads)
 
 
-#: generic flags, each applied to every chosen task that has an option of that name
-TASK_FLAGS = ("topk", "score", "iou", "agnostic")
-
-
-def _options(args: argparse.Namespace, pipeline) -> None:
-    for flag in TASK_FLAGS:
-        value = getattr(args, flag)
-        if value is None:
-            continue
-        takers = [n for n, t in pipeline.tasks.items() if flag in t.default_options]
-        if not takers:
-            raise UsageError(f"--{flag} applies to none of the chosen tasks")
-        for name in takers:
-            pipeline.set_options(name, **{flag: value})
-
-
 def run(args: argparse.Namespace) -> int:
     from ..pipeline import Pipeline, open_input
     from ..progress import Progress
-    from ..writers import AnnotatedWriter, JsonLinesWriter
+    from ..writers import JsonLinesWriter, SaveWriters
 
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be at least 1")
+    if args.save_as and not args.save:
+        raise UsageError("--save-as says what --save DIR writes; give --save DIR too")
     single, by_task = split_models(args.model)
     tasks = args.task or (",".join(by_task) if by_task else _default_tasks(args, single))
+    given = parse_options(args.option)
+    # given at construction: an option may decide what a task needs (pose.whole_image)
     pipeline = Pipeline(tasks, model=single, models=by_task or None, backbone=args.backbone,
-                        card=args.card, device=args.device, threads=args.threads)
-    _options(args, pipeline)
+                        card=args.card, device=args.device, threads=args.threads, options=given)
+    apply_options(pipeline, merged({t: {} for t in given}, alias_options(args, pipeline.tasks)))
 
     json_out = JsonLinesWriter(sys.stdout) if args.json else None
-    saver = AnnotatedWriter(args.save) if args.save else None
+    formats = [f.strip() for f in args.save_as.split(",") if f.strip()] if args.save_as else None
+    saver = SaveWriters(args.save, pipeline.task_names, formats) if args.save else None
     failed = done = 0
     source = open_input(args.sources, recursive=args.recursive)
     total = source.expected_length
@@ -107,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_human(result) -> None:
+    from ..results import summarize
+
     where = result.source if result.frame == 0 else f"{result.source}#{result.frame}"
-    parts = [f"{task}: {res.summary()}" for task, res in result.results.items()]
+    parts = [f"{task}: {summarize(res)}" for task, res in result.results.items()]
     print(f"{where}  " + "  ".join(parts) + f"  ({result.timings_ms.get('total', 0):.1f} ms)")
 
 

@@ -20,6 +20,8 @@ class Frame:
     index: int
     #: position in a video, or milliseconds since a camera was opened
     timestamp_ms: float | None = None
+    #: the source's frame rate where it has one (a video's header, a camera's setting)
+    fps: float | None = None
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ class VideoSource(Source):
                 stamp = capture.get(cv2.CAP_PROP_POS_MSEC)
                 if stamp <= 0 and index and self.fps:  # containers without timestamps
                     stamp = index * 1000.0 / self.fps
-                yield Frame(to_rgb8(bgr, source=self.name), self.name, index, stamp)
+                yield Frame(to_rgb8(bgr, source=self.name), self.name, index, stamp, self.fps)
                 index += 1
         finally:
             capture.release()

@@ -1,0 +1,38 @@
+"""``--save-as masks``: each still's label map as ``DIR/<stem>_mask.png``.
+
+uint8 class ids at the image's size, 0 = background: the label-map format ShapeWorld's COCO
+export uses too, so a saved mask can be compared with ground truth directly. Written with
+``--save`` by default whenever the segment task runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+
+from visionkit.errors import InputError
+from visionkit.results import FrameResult
+from visionkit.writers import is_stream, stem_of
+
+
+class MaskWriter:
+    def __init__(self, out_dir: str | Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.written: list[Path] = []
+        self._used: dict[str, int] = {}
+
+    def write(self, result: FrameResult) -> None:
+        mask = next((r for r in result.results.values() if getattr(r, "kind", "") == "segmentation"), None)
+        if mask is None or is_stream(result.source):
+            return
+        stem = stem_of(result.source)
+        n = self._used[stem] = self._used.get(stem, 0) + 1
+        path = self.out_dir / (f"{stem}_mask.png" if n == 1 else f"{stem}_{n}_mask.png")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(path), mask.label_map):
+            raise InputError(f"{path}: cannot write the mask")
+        self.written.append(path)
+
+    def close(self) -> None:
+        pass
