@@ -158,7 +158,7 @@ def _fresh_caches():
     from visionkit import plugin_manager, runtime
 
     runtime.clear_cache()
-    plugin_manager._cached = None
+    plugin_manager.set_plugins(None)
     yield
     runtime.clear_cache()
-    plugin_manager._cached = None
+    plugin_manager.set_plugins(None)

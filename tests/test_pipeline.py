@@ -77,7 +77,7 @@ def install(tmp_path, plugin):
     from importlib import metadata
 
     eps = metadata.entry_points(group=plugin_manager.ENTRY_POINT_GROUP)
-    plugin_manager._cached = plugin_manager.load_plugins(eps, extra=[("colour", plugin)])
+    plugin_manager.set_plugins(plugin_manager.load_plugins(eps, extra=[("colour", plugin)]))
 
 
 def test_backbone_runs_once_for_several_heads(tmp_path, tiny_models, solid_image):

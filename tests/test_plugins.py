@@ -155,3 +155,22 @@ def test_register_decoders_hook_and_rollback_across_hooks():
     # the task 'half' registered before its decoder hook raised is rolled back too
     assert "halftask" not in plugins.tasks
     assert {i.name: i.status for i in plugins.infos}["half"] == "failed"
+
+
+def test_startup_imports_no_plugins_heavy_module():
+    """`import visionkit` and `visionkit plugins` load each plugin's registration module only:
+    tasks, painters, panels, evaluators and heads are strings until something uses them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, visionkit\n"
+        "from visionkit.cli import main\n"
+        "assert main(['plugins']) == 0\n"
+        "heavy = sorted(m for m in sys.modules if m.startswith('visionkit.plugins.') and m.count('.') > 2"
+        " or m.split('.')[0] in ('torch', 'PySide6', 'onnx'))\n"
+        "print(heavy)\n"
+        "assert not heavy, heavy\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -356,14 +356,14 @@ class Pipeline:
         are not reused after it."""
         self._last.clear()
         for name, task in self.tasks.items():
-            _lifecycle(name, task.reset)
+            _lifecycle(name, task, "reset")
 
     def finish(self) -> None:
         """The current source has ended: every task flushes what it holds."""
         self._source = None
         self._last.clear()
         for name, task in self.tasks.items():
-            _lifecycle(name, task.finish)
+            _lifecycle(name, task, "finish")
 
     # -- introspection ------------------------------------------------------------------------
 
@@ -380,14 +380,14 @@ class Pipeline:
         return f"Pipeline({self.task_names}, provider={self.provider!r})"
 
 
-def _lifecycle(name: str, call: Any) -> None:
+def _lifecycle(name: str, task: Task, method: str) -> None:
     """A task's reset or finish; a plugin's bug there becomes one line naming the task."""
     try:
-        call()
+        getattr(task, method)()
     except VisionkitError:
         raise
     except Exception as exc:
-        raise PluginError(f"{name}: {call.__name__}() raised {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+        raise PluginError(f"{name}: {method}() raised {type(exc).__name__}: {exc}".splitlines()[0]) from exc
 
 
 def predict(sources: Iterable[Any] | Any, tasks: str | Sequence[str] = "classify", **kwargs: Any) -> list[FrameResult]:
