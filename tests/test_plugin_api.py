@@ -2,6 +2,7 @@
 several graphs, the result protocol, painters and base images, writers, --option."""
 
 import json
+import sys
 import types
 from dataclasses import dataclass, field
 
@@ -315,3 +316,50 @@ def test_reset_and_finish_errors_name_the_task(counter_plugin, monkeypatch):
 def test_make_tiny_backbone_is_still_there(tmp_path):
     # the part checks above compare hashes; a backbone made here keeps the default one
     assert make_tiny_backbone(tmp_path / "b.onnx").is_file()
+
+
+def exits(*args, **kwargs):
+    raise SystemExit(3)
+
+
+def test_plugins_that_exit_are_that_plugins_failure(counter_plugin, tmp_path, capsys, monkeypatch):
+    """sys.exit() in a plugin's hook, task, painter or source opener fails that plugin, in one
+    line, and everything else still runs."""
+    from visionkit.registry import SourceSpec
+
+    @hookimpl
+    def visionkit_register_tasks(registry):
+        raise SystemExit(3)
+
+    with plugins_added(("quitter", types.SimpleNamespace(visionkit_register_tasks=visionkit_register_tasks))) as p:
+        info = {i.name: i for i in p.infos}["quitter"]
+        assert info.status == "failed" and "SystemExit(3)" in info.error
+        assert "classify" in p.tasks
+
+    img = tmp_path / "a.png"
+    write_image(img, np.zeros((16, 16, 3), np.uint8))
+    monkeypatch.setattr(NegativeTask, "decode", exits)
+    assert main(["predict", str(img), "-t", "negative,counter", "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["results"]["counter"]["seen"] == 1  # the other task's result is kept
+    assert "negative: plugin raised SystemExit(3)" in err
+
+    from visionkit import overlays
+
+    monkeypatch.setattr(sys.modules[__name__], "draw_count", exits)
+    monkeypatch.setattr(overlays, "_loaded", {})  # painters are imported once per process
+    out_dir = tmp_path / "out"
+    images = [tmp_path / "a.png", tmp_path / "b.png"]
+    write_image(images[1], np.zeros((16, 16, 3), np.uint8))
+    assert main(["predict", *map(str, images), "-t", "counter", "--save", str(out_dir)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("cannot save") == 2 and "'frame_count' painter raised SystemExit(3)" in err
+
+    @hookimpl
+    def visionkit_register_sources(registry):
+        registry.add(SourceSpec(name="quit", summary="", opener="tests.test_plugin_api:exits", prefixes=("quit://",)))
+
+    with plugins_added(("q", types.SimpleNamespace(visionkit_register_sources=visionkit_register_sources))):
+        results = vk.predict(["quit://x", str(img)], tasks="classify")
+    assert not results[0].ok and "source plugin 'q' raised SystemExit(3)" in results[0].error
+    assert results[1].ok

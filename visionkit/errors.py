@@ -39,6 +39,14 @@ class DependencyError(VisionkitError):
     """An optional dependency (an extra such as ``[train]``) is not installed."""
 
 
+def describe_failure(exc: BaseException) -> str:
+    """One line for anything a plugin raised, ``SystemExit`` included: ``Type: message``."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r}): the plugin tried to end the program"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def require(module: str, extra: str):
     """Import ``module`` or raise a DependencyError telling which extra installs it."""
     import importlib

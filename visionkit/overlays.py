@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 import cv2
 import numpy as np
 
-from .errors import PluginError
+from .errors import PluginError, VisionkitError, describe_failure
 from .results import FrameResult, base_image
 
 #: ``fn(canvas, result, highlight=None)`` draws in place; ``highlight`` is the index of an item
@@ -125,5 +125,11 @@ def render(result: FrameResult, tasks: Iterable[str] | None = None,
         if found is not None:
             layered.append((found[0], order, name, found[1]))
     for _, _, name, fn in sorted(layered, key=lambda t: t[:2]):
-        fn(canvas, result.results[name], highlight=(highlight or {}).get(name))
+        try:
+            fn(canvas, result.results[name], highlight=(highlight or {}).get(name))
+        except (VisionkitError, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # a plugin's painter: name it, in one line
+            kind = getattr(result.results[name], "kind", "?")
+            raise PluginError(f"the {kind!r} painter raised {describe_failure(exc)} drawing {name}") from exc
     return canvas

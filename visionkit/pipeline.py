@@ -28,7 +28,7 @@ import numpy as np
 from .bundled import models_dir, resolve_model
 from .cards import InputSpec
 from .context import TaskContext
-from .errors import ModelError, PluginError, UsageError, VisionkitError
+from .errors import InputError, ModelError, PluginError, UsageError, VisionkitError, describe_failure
 from .imageio import read_image
 from .plugin_manager import get_plugins, require_task
 from .preprocess import Transform, preprocess
@@ -50,7 +50,13 @@ def open_source(spec: Any, **options: Any) -> Source:
     if isinstance(spec, str):
         entry = get_plugins().sources.match(spec)
         if entry is not None:
-            return load_object(entry.opener)(spec, **options)
+            opener = load_object(entry.opener)
+            try:
+                return opener(spec, **options)
+            except (VisionkitError, KeyboardInterrupt):
+                raise
+            except BaseException as exc:  # the plugin's bug: this input fails, the rest still run
+                raise InputError(f"{spec}: source plugin {entry.plugin!r} raised {describe_failure(exc)}") from exc
     return open_builtin(spec, **options)
 
 
@@ -164,13 +170,13 @@ class Pipeline:
         if ref is None:
             if cls.requires_model:
                 raise UsageError(f"task {name!r} has no default model; give one with --model")
-            return cls(None, **dict(options))
+            return _construct(spec, cls, None, options)
         head = load_model(resolve_model(ref), device=device, threads=threads, card=card)
         if head.card.task != name:
             raise ModelError(f"{head.path.name} is a {head.card.task!r} model, not {name!r}")
         if head.card.is_head:
             self._attach_backbone(head, backbone, device, threads)
-        return cls(head, **dict(options))
+        return _construct(spec, cls, head, options)
 
     def _attach_backbone(self, head: OnnxModel, explicit: str | Path | None, device: Device,
                          threads: int | None) -> None:
@@ -312,8 +318,10 @@ class Pipeline:
                     self._last[name] = (key, result)
             except VisionkitError as exc:
                 errors.append(f"{name}: {exc}")
-            except Exception as exc:  # a plugin's bug: report it for this frame, keep the rest
-                errors.append(f"{name}: plugin raised {type(exc).__name__}: {exc}".splitlines()[0])
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a plugin's bug, even sys.exit(): this task only, this frame
+                errors.append(f"{name}: plugin raised {describe_failure(exc)}")
         return results, errors
 
     def _check(self, name: str, result: Any) -> None:
@@ -380,14 +388,25 @@ class Pipeline:
         return f"Pipeline({self.task_names}, provider={self.provider!r})"
 
 
+def _construct(spec: Any, cls: type, model: OnnxModel | None, options: Mapping[str, Any]) -> Task:
+    """Build a plugin's task; its bugs (not our one-line errors) become a PluginError naming it."""
+    try:
+        return cls(model, **dict(options))
+    except (VisionkitError, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        raise PluginError(f"plugin {spec.plugin!r}: task {spec.name!r} could not be built: "
+                          f"{describe_failure(exc)}") from exc
+
+
 def _lifecycle(name: str, task: Task, method: str) -> None:
     """A task's reset or finish; a plugin's bug there becomes one line naming the task."""
     try:
         getattr(task, method)()
-    except VisionkitError:
+    except (VisionkitError, KeyboardInterrupt):
         raise
-    except Exception as exc:
-        raise PluginError(f"{name}: {method}() raised {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+    except BaseException as exc:
+        raise PluginError(f"{name}: {method}() raised {describe_failure(exc)}") from exc
 
 
 def predict(sources: Iterable[Any] | Any, tasks: str | Sequence[str] = "classify", **kwargs: Any) -> list[FrameResult]:

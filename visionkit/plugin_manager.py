@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Iterator
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError, UnknownTaskError
+from .errors import PluginError, UnknownTaskError, describe_failure
 from .registry import (DecoderRegistry, EvaluatorRegistry, HeadRegistry, PainterRegistry, PanelRegistry,
                        SourceRegistry, TaskRegistry, WriterRegistry)
 
@@ -103,9 +103,11 @@ class Plugins:
             registry._bind(impl.plugin_name)
             try:
                 impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-            except Exception as exc:  # isolation: one plugin's bug must not stop the others
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # isolation, even from sys.exit(): the others still load
                 info.status = "failed"
-                info.error = f"{hook_name} raised {type(exc).__name__}: {exc}".splitlines()[0]
+                info.error = f"{hook_name} raised {describe_failure(exc)}"
                 for other in self._registries():  # half a registration is worse than none
                     other._drop(impl.plugin_name)
                 info.provides.clear()
@@ -169,11 +171,13 @@ def load_plugins(
         try:
             pm.register(load(), name=name)
             _check_hook_names(pm, name)
-        except Exception as exc:  # a broken import or a malformed hookimpl: report, go on
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a broken import (even one calling sys.exit()): report, go on
             if pm.has_plugin(name):
                 pm.unregister(name=name)
             info.status = "failed"
-            info.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            info.error = describe_failure(exc)
     return Plugins(pm, infos)
 
 

@@ -10,7 +10,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Generic, Iterator, TypeVar
 
-from .errors import PluginError
+from .errors import PluginError, describe_failure
 
 
 @dataclass(frozen=True)
@@ -235,8 +235,10 @@ def load_object(reference: str) -> Any:
         raise PluginError(f"{reference!r} is not of the form 'module:attribute'")
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # a plugin's import may fail in any way; report, don't crash
-        raise PluginError(f"cannot import {module_name} ({type(exc).__name__}: {exc})") from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a plugin's import may fail in any way, sys.exit() too
+        raise PluginError(f"cannot import {module_name} ({describe_failure(exc)})") from exc
     try:
         return getattr(module, attr)
     except AttributeError:

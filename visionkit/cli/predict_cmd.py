@@ -93,14 +93,29 @@ def run(args: argparse.Namespace) -> int:
                         json_out.write(result)
                     else:
                         _print_human(result)
-                    if saver:
-                        saver.write(result)
+                    if saver and not _saved(saver, result, bar):
+                        failed += result.ok  # counted once, even when the frame had failed too
         finally:
             if saver:
                 saver.close()
     if not json_out:
         _print_summary(done, failed, pipeline, saver)
     return 1 if failed else 0
+
+
+def _saved(saver, result, bar) -> bool:
+    """Write one result's outputs; a failure (a plugin's painter or writer, a full disk) is
+    that input's error, and the run goes on with the next."""
+    from ..errors import VisionkitError
+
+    try:
+        saver.write(result)
+        return True
+    except VisionkitError as exc:
+        bar.clear()
+        where = result.source if result.frame == 0 else f"{result.source} (frame {result.frame})"
+        sys.stderr.write(f"error: {where}: cannot save: {exc}\n")
+        return False
 
 
 def _print_human(result) -> None:
@@ -115,7 +130,8 @@ def _print_summary(done: int, failed: int, pipeline, saver) -> None:
     from ..runtime import short_provider
 
     models = ", ".join(f"{role}={m.path.name}" for role, m in pipeline.models().items())
-    msg = f"{done} input(s), {failed} failed; {short_provider(pipeline.provider)}; {models}"
+    where = f"; {short_provider(pipeline.provider)}; {models}" if models else "; no models"
+    msg = f"{done} input(s), {failed} failed{where}"
     if saver and saver.written:
         msg += f"; saved to {saver.out_dir}"
     print(msg, file=sys.stderr)
