@@ -38,7 +38,7 @@ def test_detection_results_file_against_ground_truth(capsys):
 @pytest.mark.parametrize("args,fragment", [
     (["eval", "detect", "--gt", "x.json"], "--gt and --dets go together"),
     (["eval", "classify"], "give --data DIR"),
-    (["eval", "classify", "--gt", "a", "--dets", "b"], "score detect, segment or pose"),
+    (["eval", "classify", "--gt", "a", "--dets", "b"], "cannot score a results file"),
 ])
 def test_usage_errors(args, fragment, capsys):
     assert main(args) == 2

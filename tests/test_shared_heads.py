@@ -123,6 +123,37 @@ def _retag(src, dst, **changes):
     return dst
 
 
+def test_cards_keep_other_graphs_and_fixed_configuration_apart_from_options(shared):
+    from visionkit.data.figures import SKELETON
+    from visionkit.nn.export import read_card
+
+    cards = {role: read_card(path) for role, path in shared["paths"].items()}
+    assert set(cards) == {"backbone", "classify", "detect", "detect_boxes", "segment", "pose"}
+    assert dict(cards["detect"].parts) == {"box_head": "shapeworld_detect_boxes.onnx"}
+    assert dict(cards["pose"].config) == {"skeleton": [list(p) for p in SKELETON], "figure_label": "figure"}
+    assert dict(cards["classify"].options) == {"topk": 5}
+    for role in ("detect", "detect_boxes", "segment", "pose"):
+        assert not cards[role].options, role  # nothing a user sets
+    assert cards["detect_boxes"].task == "detect.boxes"
+
+
+def test_every_head_is_measured_and_its_cards_record_it(shared, tmp_path):
+    from visionkit.nn.export import read_card
+    from visionkit.nn.recipes.bundle import measure, record
+
+    out = tmp_path / "models"
+    shutil.copytree(shared["dir"], out)
+    lines = []
+    held_out = {name: (10000, 2) for name in TASKS}
+    metrics = measure(out, held_out, log=lines.append)
+    assert list(metrics) == list(TASKS) and len(lines) == len(TASKS)
+    for name, key in (("classify", "top1"), ("detect", "AP"), ("segment", "mIoU"), ("pose", "pck@0.1")):
+        assert 0 <= metrics[name][key] <= 1 and metrics[name]["test_n"] == 2, name
+    record(out, metrics, {"epochs_run": 1})
+    assert read_card(out / "shapeworld_detect_boxes.onnx").metrics["AP"] == metrics["detect"]["AP"]
+    assert read_card(out / "shapeworld_backbone.onnx").metrics == {"epochs_run": 1}
+
+
 def test_a_head_for_another_backbone_is_refused(shared, tmp_path):
     from visionkit.cards import BackboneRef
 
@@ -140,7 +171,7 @@ def test_the_box_head_must_be_there_and_match(shared, tmp_path):
 
     rpn = tmp_path / "det.onnx"
     shutil.copy(shared["paths"]["detect"], rpn)
-    with pytest.raises(ModelError, match="box head shapeworld_detect_boxes.onnx is missing"):
+    with pytest.raises(ModelError, match="box_head shapeworld_detect_boxes.onnx is missing"):
         Pipeline(["detect"], model=rpn, backbone=shared["paths"]["backbone"])
     _retag(
         shared["paths"]["detect_boxes"],
@@ -199,7 +230,7 @@ def test_a_shapeworld_checkpoint_exports_again(shared, tmp_path, monkeypatch):
         },
         ckpt,
     )
-    monkeypatch.setattr(bundle, "measure", lambda out, held_out, log: {})  # scoring is tested elsewhere
+    monkeypatch.setattr(bundle, "measure", lambda *args, **kwargs: {})  # scoring is tested elsewhere
     assert main(["export", str(ckpt), "--out", str(tmp_path / "a"), "-q"]) == 0
     assert main(["export", str(ckpt), "--out", str(tmp_path / "b"), "-q"]) == 0
     a = read_card(tmp_path / "a" / "shapeworld_backbone.onnx")

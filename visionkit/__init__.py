@@ -12,7 +12,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _EXPORTS = {
     "Pipeline": "visionkit.pipeline",
@@ -24,6 +24,7 @@ _EXPORTS = {
     "InputSpec": "visionkit.cards",
     "load_model": "visionkit.runtime",
     "render": "visionkit.overlays",
+    "evaluate": "visionkit.evaluators",
     "read_image": "visionkit.imageio",
     "AnnotatedWriter": "visionkit.writers",
     "JsonLinesWriter": "visionkit.writers",

@@ -131,9 +131,12 @@ def visionkit_register_evaluators(registry: "EvaluatorRegistry") -> None:
     """Add ``visionkit eval TASK``: how a task's model is measured on labelled data.
 
     Call ``registry.add(EvaluatorSpec(name="detect", summary=..., factory="pkg.eval:DetectEvaluator",
-    task="detect"))``. The factory is a :class:`visionkit.evaluators.Evaluator` subclass;
-    ``evaluate(data, pipeline, options)`` returns a :class:`visionkit.evaluators.Report`, and an
-    evaluator that can score a results file against ground truth also has ``score_files``.
+    task="detect"))``. The factory is a :class:`visionkit.evaluators.Evaluator` subclass:
+    ``check(data, settings)`` validates the ground truth before a model loads,
+    ``prepare(pipeline, settings)`` sets the pipeline up (the low score threshold AP needs),
+    ``evaluate(data, pipeline, settings, progress)`` returns a
+    :class:`visionkit.evaluators.Report`, and an evaluator that can score a results file
+    against ground truth also overrides ``score_files(gt, dets, settings)``.
 
     :param registry: the evaluator registry, shared by all plugins; a task evaluated by an
         earlier plugin is refused and reported as this plugin's failure.

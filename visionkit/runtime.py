@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import onnxruntime as ort
@@ -234,6 +234,3 @@ def feature_feeds(model: OnnxModel, features: dict[str, np.ndarray]) -> dict[str
         feeds[inp.name] = features[inp.name]
     return feeds
 
-
-def available_devices() -> Sequence[str]:
-    return ("cpu", "cuda") if cuda_status()[0] else ("cpu",)

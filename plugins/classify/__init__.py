@@ -1,13 +1,14 @@
 """Image classification: a pooled-feature head on the shared backbone, or any ImageNet-style
 ONNX classifier with a card.
 
-Layout: ``runtime.py`` decodes logits/probabilities (numpy only); ``head.py`` and
+Layout: ``runtime.py`` decodes logits/probabilities (numpy only); ``painter.py`` draws the
+top classes; ``evaluate.py`` measures top-1/top-5 on an ImageFolder; ``head.py`` and
 ``train.py`` are the torch half (imported only to train or export); ``panel.py`` is the
 desktop app's side panel (Qt, imported only by the GUI).
 """
 
 from visionkit.hookspecs import hookimpl
-from visionkit.registry import PanelSpec, TaskSpec
+from visionkit.registry import EvaluatorSpec, HeadSpec, PainterSpec, PanelSpec, TaskSpec
 
 
 @hookimpl
@@ -32,3 +33,34 @@ def visionkit_register_panels(registry):
             result_kind="classification",
         )
     )
+
+
+@hookimpl
+def visionkit_register_painters(registry):
+    registry.add(PainterSpec(
+        name="classification",
+        summary="top classes on a dark panel, top-left",
+        factory="visionkit.plugins.classify.painter:draw_classification",
+        result_kind="classification",
+        layer=90,
+    ))
+
+
+@hookimpl
+def visionkit_register_heads(registry):
+    registry.add(HeadSpec(
+        name="classify",
+        summary="whole-image classes from the pooled c5 map",
+        factory="visionkit.plugins.classify.train:ClassifySharedHead",
+        task="classify",
+    ))
+
+
+@hookimpl
+def visionkit_register_evaluators(registry):
+    registry.add(EvaluatorSpec(
+        name="classify",
+        summary="top-1, top-5 and per-class accuracy on an ImageFolder",
+        factory="visionkit.plugins.classify.evaluate:ClassifyEvaluator",
+        task="classify",
+    ))

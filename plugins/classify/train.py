@@ -12,6 +12,9 @@
 4. export: ``<out>/<name>_backbone.onnx`` and ``<out>/<name>_classify.onnx`` with cards, a
    checkpoint ``<out>/<name>_classify.pt`` (not for committing) that :func:`export_checkpoint`
    exports again, and an onnxruntime-vs-torch check of both files.
+
+:class:`ClassifySharedHead` is the same head on the shared backbone of the joint recipe
+(:mod:`visionkit.nn.heads`), trained there on the single-shape pictures mixed into its batches.
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ from visionkit.data.shapeworld import CLASSES, classify_dataset
 from visionkit.nn.augment import Augment, normalize, to_float
 from visionkit.nn.backbones import ARCHS, Backbone
 from visionkit.nn.export import PixelInput, export_backbone, export_head, provenance, verify_onnx
+from visionkit.nn.heads import Batch, ExportContext, HeadLoss, SharedHead
 from visionkit.nn.train_state import saved_state
 from visionkit.nn.trainer import ArrayBatches, TrainConfig, fit
 
 from .head import AuxSegHead, ClassifierNet, ClassifyHead
 
-__all__ = ["DEFAULTS", "MEAN", "STD", "build_model", "evaluate", "export_checkpoint", "train_classify"]
+__all__ = ["DEFAULTS", "MEAN", "STD", "ClassifySharedHead", "build_model", "evaluate", "export_checkpoint",
+           "train_classify"]
 
 #: the recipe of the bundled models
 DEFAULTS: dict[str, Any] = dict(
@@ -271,3 +276,43 @@ def export_checkpoint(ckpt: str | Path | Mapping[str, Any], out_dir: str | Path,
          f"error {max(err_bb, err_head):.1e}", progress)
     return {"backbone": str(bb_path), "head": str(head_path), "backbone_card": bb_card,
             "head_card": head_card, "max_rel_error": max(err_bb, err_head)}
+
+
+class ClassifySharedHead(SharedHead):
+    """The pooled-``c5`` head in the joint recipe; scenes carry no picture class and are skipped."""
+
+    name = task = "classify"
+    features = ("c5",)
+    order = 10
+    headline = ("top1",)
+    held_out = (10000, 1400)
+
+    def build(self, channels: Mapping[str, int]) -> ClassifyHead:
+        return ClassifyHead(channels["c5"], len(CLASSES))
+
+    def loss(self, module: ClassifyHead, features: Mapping[str, torch.Tensor], batch: Batch) -> HeadLoss:
+        labels = torch.from_numpy(batch.image_labels)
+        has = labels >= 0
+        if not has.any():
+            return HeadLoss({"cls": torch.zeros(())}, {"cls_correct": 0, "cls_count": 0})
+        logits = module(features["c5"][has]).float()
+        correct = int((logits.argmax(1) == labels[has]).sum())
+        return HeadLoss({"cls": F.cross_entropy(logits, labels[has])},
+                        {"cls_correct": correct, "cls_count": int(has.sum())})
+
+    def export(self, module: ClassifyHead, ctx: ExportContext) -> dict[str, Path]:
+        path = ctx.export(module, "classify", features=("c5",), task="classify", labels=CLASSES,
+                          output="logits", options={"topk": 5})
+        return {"classify": path}
+
+    def measure(self, models: Mapping[str, Path], held_out: tuple[int, int], log) -> dict:
+        """Top-1 on fresh pictures as ``visionkit data shapeworld classify`` makes them."""
+        from visionkit.data.shapeworld import iter_classify
+        from visionkit.pipeline import Pipeline
+
+        seed, n = held_out
+        pipe = Pipeline(["classify"], model=models["classify"])
+        images, labels = zip(*iter_classify(n, seed))
+        correct = sum(pipe(img)["classify"].top[0] == CLASSES[y] for img, y in zip(images, labels))
+        log(f"classify: top-1 {100 * correct / n:.2f}% on {n} held-out pictures (seed {seed})")
+        return {"top1": correct / n, "test_n": n, "test_seed": seed}

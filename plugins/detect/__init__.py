@@ -2,13 +2,14 @@
 
 Layout: ``runtime.py`` is the task (options, decoder lookup); ``rcnn.py`` runs the two-stage
 head on the shared backbone (numpy between its two graphs); ``decoders.py`` turns other
-families' raw outputs (YOLOX) into :class:`~visionkit.results.Detections`; ``head.py`` and
-``train.py`` are the torch half of the two-stage head; ``panel.py`` is the desktop app's
-detection table (Qt, imported only by the GUI).
+families' raw outputs (YOLOX) into :class:`~visionkit.results.Detections`; ``painter.py``
+draws the boxes; ``writers.py`` writes a COCO results file; ``evaluate.py`` is COCO box AP;
+``head.py`` and ``train.py`` are the torch half of the two-stage head; ``panel.py`` is the
+desktop app's detection table (Qt, imported only by the GUI).
 """
 
 from visionkit.hookspecs import hookimpl
-from visionkit.registry import DecoderSpec, PanelSpec, TaskSpec
+from visionkit.registry import DecoderSpec, EvaluatorSpec, HeadSpec, PainterSpec, PanelSpec, TaskSpec, WriterSpec
 
 
 @hookimpl
@@ -44,4 +45,46 @@ def visionkit_register_panels(registry):
         summary="table of detections; clicking a row highlights its box",
         factory="visionkit.plugins.detect.panel:DetectionsPanel",
         result_kind="detections",
+    ))
+
+
+@hookimpl
+def visionkit_register_painters(registry):
+    registry.add(PainterSpec(
+        name="detections",
+        summary="a labelled box per object in its class colour",
+        factory="visionkit.plugins.detect.painter:draw_detections",
+        result_kind="detections",
+        layer=50,
+    ))
+
+
+@hookimpl
+def visionkit_register_heads(registry):
+    registry.add(HeadSpec(
+        name="detect",
+        summary="two-stage R-CNN: proposals on p3, RoIAlign box head on p2",
+        factory="visionkit.plugins.detect.train:DetectSharedHead",
+        task="detect",
+    ))
+
+
+@hookimpl
+def visionkit_register_evaluators(registry):
+    registry.add(EvaluatorSpec(
+        name="detect",
+        summary="COCO box AP/AR and per-class AP (pycocotools) on a COCO set, or of a results file",
+        factory="visionkit.plugins.detect.evaluate:DetectEvaluator",
+        task="detect",
+    ))
+
+
+@hookimpl
+def visionkit_register_writers(registry):
+    registry.add(WriterSpec(
+        name="coco",
+        summary="the detections of every image as one COCO results file, DIR/detections.json",
+        factory="visionkit.plugins.detect.writers:CocoWriter",
+        tasks=("detect",),
+        default=False,
     ))

@@ -1,4 +1,4 @@
-"""Training targets and losses of the two-stage detection head (torch).
+"""Training targets, losses, export and measurement of the two-stage detection head (torch).
 
 Faster R-CNN's recipe (Ren et al. 2015), trained end to end in one pass ("approximate joint
 training"): anchors with IoU >= 0.7 to an object (and each object's best anchor) are
@@ -6,11 +6,17 @@ positives, < 0.3 negatives, 256 sampled per image, half positive at most; propos
 current proposal head (detached) plus the true boxes are the box head's regions, 64 sampled
 per image, a quarter foreground at most where IoU >= 0.5. Classification losses are cross
 entropies; box losses smooth L1 on the deltas of :mod:`visionkit.boxes`.
+
+:class:`DetectSharedHead` is the head on the shared backbone for the joint recipe
+(:mod:`visionkit.nn.heads`): two files, the proposal stage ``detect`` and the box head
+``detect_boxes`` that the first names among its card's parts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import torch
@@ -18,6 +24,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from visionkit.boxes import box_iou, encode_deltas
+from visionkit.data.scenes import CATEGORIES
+from visionkit.nn.export import verify_onnx
+from visionkit.nn.heads import Batch, ExportContext, HeadLoss, SharedHead, measure_on_coco
 
 from .head import BoxHead, ProposalHead
 from .rcnn import BOX_WEIGHTS, anchors, select_proposals
@@ -146,3 +155,58 @@ def detect_loss(
         box = box_deltas.sum() * 0
     correct = int((logits.argmax(1) == labels_t).sum())
     return DetectLoss(rpn_cls, rpn_box, cls, box, correct, len(labels_t))
+
+
+FEATURES = ("c2", "c3", "c4", "c5")
+
+
+class DetectSharedHead(SharedHead):
+    """Both stages on every scene object's box, trained end to end (see the module's docstring)."""
+
+    name = task = "detect"
+    features = FEATURES
+    roles = ("detect", "detect_boxes")
+    order = 20
+    headline = ("AP",)
+    held_out = (10000, 500)
+
+    def build(self, channels: Mapping[str, int]) -> DetectHeads:
+        return DetectHeads({k: channels[k] for k in FEATURES}, len(CATEGORIES))
+
+    def loss(self, module: DetectHeads, features: Mapping[str, Tensor], batch: Batch) -> HeadLoss:
+        h, w = batch.size
+        regions = np.tile(np.array([0, 0, w, h], np.float32), (len(batch), 1))  # whole pictures
+        det = detect_loss(module, dict(features), batch.boxes, batch.classes, regions, batch.rng)
+        return HeadLoss(
+            {"rpn": det.rpn_cls + det.rpn_box, "boxes": det.cls + det.box},
+            {"roi_correct": det.correct, "roi_count": det.count},
+        )
+
+    def export(self, module: DetectHeads, ctx: ExportContext) -> dict[str, Path]:
+        h, w = ctx.input_size
+        rois = torch.tensor([[8.0, 8.0, 120.0, 96.0], [40.0, 30.0, 200.0, 250.0]])
+        p2 = (1, module.rpn.lateral2.out_channels, h // 4, w // 4)
+        boxes = ctx.export(
+            module.boxes, "detect_boxes", features={"p2": p2},
+            task="detect.boxes", labels=CATEGORIES, output="rcnn.boxes", output_names=("probs", "deltas"),
+            extra_inputs={"rois": rois, "batch_indices": torch.zeros(2, dtype=torch.int64)},
+        )
+        rpn = ctx.export(
+            module.rpn, "detect", features=FEATURES, task="detect", labels=CATEGORIES, output="rcnn",
+            output_names=("objectness", "deltas", "p2"), parts={"box_head": boxes.name},
+        )
+        return {"detect": rpn, "detect_boxes": boxes}
+
+    def verify(
+        self, module: DetectHeads, paths: Mapping[str, Path], features: Mapping[str, np.ndarray]
+    ) -> float:
+        feeds = {k: features[k] for k in FEATURES}
+        worst = verify_onnx(paths["detect"], module.rpn, feeds)
+        with torch.no_grad():
+            p2 = module.rpn(*(torch.from_numpy(v) for v in feeds.values()))[2].numpy()
+        rois = np.array([[10, 12, 90, 100], [100, 20, 250, 240], [0, 0, 256, 256]], np.float32)
+        boxes = {"p2": p2, "rois": rois, "batch_indices": np.zeros(3, np.int64)}
+        return max(worst, verify_onnx(paths["detect_boxes"], module.boxes, boxes))
+
+    def measure(self, models: Mapping[str, Path], held_out: tuple[int, int], log) -> dict:
+        return measure_on_coco("detect", {k: models[k] for k in ("backbone", "detect")}, held_out, log)

@@ -3,12 +3,13 @@
 Layout: ``runtime.py`` is the task (figures from the detect result, joints from the head;
 numpy + onnxruntime); ``rois.py`` the region a figure's joints are regressed in (shared with
 training); ``head.py`` and ``train.py`` the torch half (DeepPose-style regression);
-``panel.py`` the desktop app's keypoint list (Qt, imported only by the GUI). The result type,
-:class:`~visionkit.results.Keypoints`, and its painter are in core.
+``painter.py`` draws the skeletons; ``evaluate.py`` is keypoint AP and PCK; ``panel.py`` the
+desktop app's keypoint list (Qt, imported only by the GUI). The result type,
+:class:`~visionkit.results.Keypoints`, is in core, so other tasks can read and draw it.
 """
 
 from visionkit.hookspecs import hookimpl
-from visionkit.registry import PanelSpec, TaskSpec
+from visionkit.registry import EvaluatorSpec, HeadSpec, PainterSpec, PanelSpec, TaskSpec
 
 
 @hookimpl
@@ -28,4 +29,35 @@ def visionkit_register_panels(registry):
         summary="instances and their keypoints; clicking an instance highlights its skeleton",
         factory="visionkit.plugins.pose.panel:KeypointsPanel",
         result_kind="keypoints",
+    ))
+
+
+@hookimpl
+def visionkit_register_painters(registry):
+    registry.add(PainterSpec(
+        name="keypoints",
+        summary="skeletons: bones as lines, joints as dots",
+        factory="visionkit.plugins.pose.painter:draw_keypoints",
+        result_kind="keypoints",
+        layer=60,
+    ))
+
+
+@hookimpl
+def visionkit_register_heads(registry):
+    registry.add(HeadSpec(
+        name="pose",
+        summary="DeepPose-style joint regression in the figures' regions",
+        factory="visionkit.plugins.pose.train:PoseSharedHead",
+        task="pose",
+    ))
+
+
+@hookimpl
+def visionkit_register_evaluators(registry):
+    registry.add(EvaluatorSpec(
+        name="pose",
+        summary="COCO keypoint AP (OKS, pycocotools) and PCK@0.1 on a COCO set, or of a results file",
+        factory="visionkit.plugins.pose.evaluate:PoseEvaluator",
+        task="pose",
     ))

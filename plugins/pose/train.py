@@ -5,16 +5,26 @@ boxes err, then squared by :func:`~.rois.pose_regions` exactly as at run time. T
 an L1 on the region-normalised coordinates of every labelled joint (visible or occluded,
 COCO ``v > 0``) plus a binary cross entropy teaching the confidence whether the joint is
 visible (``v == 2``).
+
+:class:`PoseSharedHead` is the head on the shared backbone for the joint recipe
+(:mod:`visionkit.nn.heads`); its card's configuration names the skeleton and the detector
+label whose boxes are figures.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from visionkit.data.figures import JOINTS, SKELETON
 from visionkit.data.scenes import FIGURE_ID
+from visionkit.nn.export import verify_onnx
+from visionkit.nn.heads import Batch, ExportContext, HeadLoss, SharedHead, measure_on_coco
 
 from .head import PoseHead
 from .rois import pose_regions, to_region
@@ -62,3 +72,48 @@ def pose_loss(head: PoseHead, feats: dict[str, Tensor], targets) -> tuple[Tensor
     n = max(int(labelled.sum()), 1)
     loss = err[labelled].sum() / n * 4 + F.binary_cross_entropy_with_logits(raw[..., 2], visible)
     return loss, {"pose_err": float(err[labelled].detach().sum()), "pose_n": float(labelled.sum())}
+
+
+FEATURES = ("c3", "c4", "c5")
+
+
+class PoseSharedHead(SharedHead):
+    """Joints regressed in the figures' regions (jittered true boxes while training)."""
+
+    name = task = "pose"
+    features = FEATURES
+    order = 40
+    headline = ("pck@0.1",)
+
+    def build(self, channels: Mapping[str, int]) -> PoseHead:
+        return PoseHead({k: channels[k] for k in FEATURES}, len(JOINTS))
+
+    def loss(self, module: PoseHead, features: Mapping[str, Tensor], batch: Batch) -> HeadLoss:
+        # validation regions are the true boxes: the same every epoch, so epochs compare
+        rng = batch.rng if batch.train else None
+        targets = figure_targets(batch.boxes, batch.classes, batch.keypoints, rng)
+        if targets is None:
+            return HeadLoss({"pose": torch.zeros(())})
+        loss, stats = pose_loss(module, dict(features), targets)
+        return HeadLoss({"pose": loss}, stats)
+
+    def export(self, module: PoseHead, ctx: ExportContext) -> dict[str, Path]:
+        rois = torch.tensor([[8.0, 8.0, 120.0, 96.0], [40.0, 30.0, 200.0, 250.0]])
+        path = ctx.export(
+            module, "pose", features=FEATURES, task="pose", labels=JOINTS, output="keypoints",
+            output_names=("keypoints",),
+            extra_inputs={"regions": rois, "batch_indices": torch.zeros(2, dtype=torch.int64)},
+            config={"skeleton": [list(p) for p in SKELETON], "figure_label": "figure"},
+        )
+        return {"pose": path}
+
+    def verify(
+        self, module: PoseHead, paths: Mapping[str, Path], features: Mapping[str, np.ndarray]
+    ) -> float:
+        rois = np.array([[10, 12, 90, 100], [100, 20, 250, 240], [0, 0, 256, 256]], np.float32)
+        feeds = {k: features[k] for k in FEATURES} | {"regions": rois, "batch_indices": np.zeros(3, np.int64)}
+        return verify_onnx(paths["pose"], module, feeds)
+
+    def measure(self, models: Mapping[str, Path], held_out: tuple[int, int], log) -> dict:
+        # the pipeline brings the detector pose needs, from the same export
+        return measure_on_coco("pose", {k: models[k] for k in ("backbone", "detect", "pose")}, held_out, log)

@@ -56,9 +56,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
 
     w = tasks.add_parser(
         "shapeworld", parents=parents,
-        help="train the backbone and every built-in head together; export, measure, record",
-        description="Train one backbone jointly with the classify, detect (two-stage), segment (FCN) "
-                    "and pose (DeepPose) heads on generated ShapeWorld scenes, save the checkpoint, "
+        help="train the backbone and every registered head together; export, measure, record",
+        description="Train one backbone jointly with every head the plugins register (built in: classify, "
+                    "detect (two-stage), segment (FCN) and pose (DeepPose)) on generated ShapeWorld scenes, "
+                    "save the checkpoint, "
                     "export every model to OUT, measure each on held-out sets (seed 10000) the way "
                     "'visionkit eval' does, and record the numbers in the cards. Defaults reproduce "
                     "the bundled models (about two and a half hours on 2 CPU cores without native "
@@ -208,9 +209,17 @@ def run_shapeworld(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        m = summary["metrics"]
         print(f"wrote {len(summary['paths'])} models to {args.out} in {summary['seconds']:.0f}s: "
-              f"classify top-1 {100 * m['classify']['top1']:.2f}%, detect AP {m['detect'].get('AP', float('nan')):.3f}, "
-              f"segment mIoU {m['segment'].get('mIoU', float('nan')):.3f}, "
-              f"pose PCK@0.1 {m['pose'].get('pck@0.1', float('nan')):.3f}")
+              + _headlines(summary["metrics"]))
     return 0
+
+
+def _headlines(metrics: dict) -> str:
+    """Each trained head's headline numbers, e.g. ``classify top1 0.9914, detect AP 0.5127``."""
+    from ..nn.heads import registered_heads
+
+    known = {h.name: h.headline for h in registered_heads()}
+    return ", ".join(
+        " ".join([name] + [f"{k} {m[k]:.4f}" for k in known.get(name, ()) if k in m])
+        for name, m in metrics.items()
+    )

@@ -187,10 +187,13 @@ def export_head(
     metrics: Mapping[str, float] | None = None, provenance: Mapping[str, Any] | None = None,
     options: Mapping[str, Any] | None = None, dynamic_spatial: bool = True,
     extra_inputs: Mapping[str, torch.Tensor] | None = None,
+    parts: Mapping[str, str] | None = None, config: Mapping[str, Any] | None = None,
 ) -> ModelCard:
     """Export a head whose forward takes the feature maps named in ``feature_shapes``
     (``{"c5": (1, 256, 4, 4)}``, in forward-argument order), then any ``extra_inputs``
-    (example tensors whose first axis varies, e.g. ``rois`` (R, 4)), and return its card."""
+    (example tensors whose first axis varies, e.g. ``rois`` (R, 4)), and return its card.
+    ``options`` are the task's user-settable defaults, ``config`` its fixed configuration and
+    ``parts`` its other graphs (role -> file name beside it)."""
     if not backbone_card.hash:
         raise ValueError("the backbone card has no hash; export the backbone first")
     names = list(feature_shapes)
@@ -208,7 +211,7 @@ def export_head(
         task=task, name=name, labels=tuple(labels), output=output,
         backbone=BackboneRef(name=backbone_card.name, hash=backbone_card.hash),
         features=tuple(names), metrics=dict(metrics or {}), provenance=dict(provenance or {}),
-        options=dict(options or {}),
+        options=dict(options or {}), config=dict(config or {}), parts=dict(parts or {}),
     )
     return _save(proto, card, path)
 

@@ -7,83 +7,53 @@ scored by the same code as ``visionkit eval TASK --data DIR``, on the exported O
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import onnx
 import torch
 
 from visionkit.nn.export import embed_card, provenance, read_card
+from visionkit.nn.heads import SharedHead, registered_heads
 
 from .export import export_shared
 from .shapeworld import Recipe, SharedModel, train
 
-#: held-out sets the cards' metrics come from (seed, images); their seed is used nowhere else
-HELD_OUT = {"classify": (10000, 1400), "detect": (10000, 500), "segment": (10000, 300), "pose": (10000, 300)}
-
 
 def measure(
-    models: Path, held_out: Mapping[str, tuple[int, int]] = HELD_OUT, log: Callable[[str], None] = print
+    models: Path,
+    held_out: Mapping[str, tuple[int, int]] | None = None,
+    log: Callable[[str], None] = print,
+    heads: Sequence[SharedHead] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Metrics of the exported models in ``models`` on freshly generated held-out sets."""
-    from visionkit.data.coco import load_coco, write_coco
-    from visionkit.data.shapeworld import CLASSES, iter_classify
-    from visionkit.evaluation import evaluate_pipeline
-    from visionkit.pipeline import Pipeline
-
-    out: dict[str, dict[str, Any]] = {}
-    seed, n = held_out["classify"]
-    pipe = Pipeline(["classify"], model=models / "shapeworld_classify.onnx")
-    images, labels = zip(*iter_classify(n, seed))
-    correct = sum(pipe(img)["classify"].top[0] == CLASSES[y] for img, y in zip(images, labels))
-    out["classify"] = {"top1": correct / n, "test_n": n, "test_seed": seed}
-    log(f"classify: top-1 {100 * correct / n:.2f}% on {n} held-out pictures (seed {seed})")
-    with tempfile.TemporaryDirectory() as tmp:
-        for task in ("detect", "segment", "pose"):
-            seed, n = held_out[task]
-            folder = Path(tmp) / task
-            write_coco(folder, task, n, seed)
-            data = load_coco(folder / "annotations.json")
-            # pose brings the detector it needs, from the same folder
-            names = ("detect", "pose") if task == "pose" else (task,)
-            pipe = Pipeline(
-                [task],
-                models={t: models / f"shapeworld_{t}.onnx" for t in names},
-                backbone=models / "shapeworld_backbone.onnx",
-            )
-            metrics, failures = evaluate_pipeline(data, pipe, task, progress=False)
-            if failures:
-                raise RuntimeError(f"{task}: {len(failures)} held-out images failed: {failures[0]}")
-            out[task] = {**_numbers(metrics), "test_n": n, "test_seed": seed}
-            log(f"{task}: " + ", ".join(f"{k} {v:.4f}" for k, v in _numbers(metrics).items()))
-    return out
+    """Metrics of the exported models in ``models`` on freshly generated held-out sets, head
+    by head (default: every registered head); ``held_out`` maps a head's name to the
+    ``(seed, pictures)`` it is measured on instead of its own default."""
+    heads = registered_heads() if heads is None else heads
+    files = _files(models, heads)
+    return {h.name: h.measure(files, dict(held_out or {}).get(h.name, h.held_out), log) for h in heads}
 
 
-def _numbers(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """The headline numbers of an evaluation (what a card records), not its tables."""
-    return {
-        k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-    }
+def _files(models: Path, heads: Sequence[SharedHead]) -> dict[str, Path]:
+    """Role -> exported file of the backbone and every head's roles."""
+    roles = ["backbone"] + [role for h in heads for role in h.roles]
+    return {role: models / f"shapeworld_{role}.onnx" for role in roles}
 
 
-def record(models: Path, metrics: Mapping[str, Mapping[str, Any]], extra: Mapping[str, Any]) -> None:
-    """Write measured metrics into the cards of the exported files (the hash is unaffected:
-    it covers graph and weights, not the card)."""
-    roles = {
-        "backbone": "backbone",
-        "classify": "classify",
-        "detect": "detect",
-        "detect_boxes": "detect",
-        "segment": "segment",
-        "pose": "pose",
-    }
-    for role, source in roles.items():
-        path = models / f"shapeworld_{role}.onnx"
+def record(
+    models: Path, metrics: Mapping[str, Mapping[str, Any]], extra: Mapping[str, Any],
+    heads: Sequence[SharedHead] | None = None,
+) -> None:
+    """Write measured metrics into the cards of the exported files, each head's into all of
+    its files, ``extra`` into every card (the hash is unaffected: it covers graph and weights,
+    not the card)."""
+    heads = registered_heads() if heads is None else heads
+    owner = {role: h.name for h in heads for role in h.roles}
+    for role, path in _files(models, heads).items():
         card = read_card(path)
-        numbers = dict(extra) if role == "backbone" else {**extra, **metrics.get(source, {})}
+        numbers = dict(extra) if role == "backbone" else {**extra, **metrics.get(owner[role], {})}
         proto = onnx.load(str(path))
         embed_card(proto, card.with_(metrics=numbers))
         onnx.save_model(proto, str(path))
@@ -103,7 +73,7 @@ def train_and_export(
     command: str,
     log: Callable[[str], None] = print,
     progress: bool = True,
-    held_out: Mapping[str, tuple[int, int]] = HELD_OUT,
+    held_out: Mapping[str, tuple[int, int]] | None = None,
     resume: bool = False,
 ) -> dict[str, Any]:
     """The whole recipe; returns paths, metrics and timings. Stage 2's training state is kept
@@ -160,7 +130,7 @@ def export_checkpoint(
     out: str | Path,
     *,
     log: Callable[[str], None] = print,
-    held_out: Mapping[str, tuple[int, int]] = HELD_OUT,
+    held_out: Mapping[str, tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
     """Export a ``train shapeworld`` checkpoint to ``out``, measure, and record the metrics."""
     ckpt = (
@@ -171,19 +141,20 @@ def export_checkpoint(
     if ckpt.get("kind") == "visionkit.train_state":
         ckpt = checkpoint_of_state(ckpt, "" if isinstance(checkpoint, Mapping) else str(checkpoint))
     recipe = Recipe(**ckpt["recipe"])
-    model = SharedModel(recipe.arch)
+    model = SharedModel(recipe.arch, SharedModel.heads_in(ckpt["state_dict"]))
     model.load_state_dict(ckpt["state_dict"])
+    heads = list(model.heads.values())
     out = Path(out)
     paths = export_shared(model.eval(), out, provenance=ckpt.get("provenance", {}))
     sizes = {role: round(p.stat().st_size / 1e6, 2) for role, p in paths.items()}
     log("exported " + ", ".join(f"{p.name} ({sizes[r]} MB)" for r, p in paths.items()))
-    metrics = measure(out, held_out, log=log)
+    metrics = measure(out, held_out, log=log, heads=heads)
     hist = ckpt.get("history", {})
     extra = {
         "epochs_run": len(hist.get("epochs", [])),
         "train_loss_last": float(hist["epochs"][-1]["train_loss"]) if hist.get("epochs") else float("nan"),
     }
-    record(out, metrics, extra)
+    record(out, metrics, extra, heads)
     return {
         "paths": {r: str(p) for r, p in paths.items()},
         "sizes_mb": sizes,

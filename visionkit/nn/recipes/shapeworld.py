@@ -1,23 +1,22 @@
-"""The bundled models' recipe: one backbone and every built-in head, trained together.
+"""The bundled models' recipe: one backbone and every registered head, trained together.
 
     visionkit train shapeworld --out assets/models --seed 0
 
 The lectures' transfer-learning picture, with the step DESIGN.md adds where frozen
 classification features fall short (box precision, masks). Stage 1 pre-trains the backbone
 on classification (the ``visionkit train classify`` recipe). Stage 2 trains it *jointly* with
-every head on every task's loss, so one backbone serves all heads, and every head (classify
+every head on every head's loss, so one backbone serves all heads, and every head (classify
 included) is exported against that backbone's hash. Each stage-2 batch mixes multi-object
 scenes, figure scenes and single-shape pictures; every image contributes to every loss it has
-labels for:
+labels for.
 
-* segment: cross entropy of the FCN head's upsampled logits against the label map;
-* detect: the region proposal and box-head losses (``plugins/detect/train.py``);
-* pose: the DeepPose-style head's losses on the figures (``plugins/pose/train.py``);
-* classify: cross entropy of the pooled-``c5`` head, on the single-shape pictures only.
+The heads are whatever plugins register (:mod:`visionkit.nn.heads`): each brings its module,
+its loss, its export and its measurement, so a new head needs no change here. The built-ins
+are classify (pooled ``c5``), detect (two-stage R-CNN), segment (FCN) and pose (DeepPose).
 
 The input is letterboxed to 256 x 256 (scenes are square; a 4:3 video frame keeps its whole
-picture, which detection and segmentation need). Recipes compose the built-in plugins' torch
-halves, so they (like the CLI) sit above the plugins; the plugins never import them.
+picture, which detection and segmentation need). Recipes sit above the plugins (like the CLI);
+the plugins never import them.
 """
 
 from __future__ import annotations
@@ -25,26 +24,18 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from visionkit.cards import InputSpec
-from visionkit.data.figures import JOINTS
 from visionkit.data.scene_arrays import SceneArrays, make_scene_arrays
-from visionkit.data.scenes import CATEGORIES
-from visionkit.data.shapeworld import CLASSES
 from visionkit.nn.backbones import ARCHS
+from visionkit.nn.heads import Batch, SharedHead, registered_heads
 from visionkit.nn.train_state import saved_state
 from visionkit.nn.trainer import TrainConfig, fit
-from visionkit.plugins.classify.head import ClassifyHead
-from visionkit.plugins.detect.train import DetectHeads, detect_loss
-from visionkit.plugins.pose.head import PoseHead
-from visionkit.plugins.pose.train import figure_targets, pose_loss
-from visionkit.plugins.segment.head import FCNHead
 
 SIZE = 256
 INPUT = InputSpec(
@@ -98,16 +89,35 @@ class Recipe:
 
 
 class SharedModel(nn.Module):
-    """The backbone and every head, as trained; each part is exported on its own."""
+    """The backbone and every head, as trained; each part is exported on its own.
 
-    def __init__(self, arch: str = "resnet_mini"):
+    Each head's module is the attribute of its name (``model.detect``), set in model order
+    after the backbone, so checkpoints hold ``backbone.*``, ``classify.*``, ... and the
+    parameters (which a saved optimizer state refers to by position) keep their order.
+    ``heads`` picks registered heads by name (a checkpoint's, see :meth:`heads_in`); the
+    default is every registered head.
+    """
+
+    def __init__(self, arch: str = "resnet_mini", heads: Sequence[str] | None = None):
         super().__init__()
+        self.arch = arch
         self.backbone = ARCHS[arch](num_classes=0)
-        ch = dict(self.backbone.feature_channels)
-        self.classify = ClassifyHead(ch["c5"], len(CLASSES))
-        self.detect = DetectHeads(ch, len(CATEGORIES))
-        self.segment = FCNHead(ch, len(CATEGORIES))
-        self.pose = PoseHead({k: ch[k] for k in ("c3", "c4", "c5")}, len(JOINTS))
+        channels = dict(self.backbone.feature_channels)
+        self.heads: dict[str, SharedHead] = {}
+        for head in registered_heads(heads):
+            if not head.name.isidentifier() or hasattr(self, head.name):
+                raise ValueError(f"head name {head.name!r} cannot be an attribute of the shared model")
+            setattr(self, head.name, head.build(channels))
+            self.heads[head.name] = head
+
+    def parts(self) -> list[tuple[SharedHead, nn.Module]]:
+        """Every head with its module, in model order."""
+        return [(head, getattr(self, name)) for name, head in self.heads.items()]
+
+    @staticmethod
+    def heads_in(state_dict: Mapping[str, Tensor]) -> list[str]:
+        """The heads a state dict of this model holds weights of."""
+        return list(dict.fromkeys(k.split(".", 1)[0] for k in state_dict if not k.startswith("backbone.")))
 
 
 def normalise(images: np.ndarray) -> Tensor:
@@ -135,50 +145,27 @@ class SceneBatches:
 
 
 def make_step(data_of: Callable[[bool], SceneArrays]):
-    """The trainer's step: every loss an image has labels for, summed."""
+    """The trainer's step: every head's loss terms on the images it has labels for, summed."""
 
     def step(model: SharedModel, idx: np.ndarray, generator: torch.Generator, train: bool):
         # the sampling of anchors, regions and jitter draws from the trainer's generator, so a
         # resumed run continues exactly where it stopped
         rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
         data = data_of(train)
-        x = normalise(data.images[idx])
-        feats = model.backbone.forward_features(x)
-        c = [feats[k] for k in ("c2", "c3", "c4", "c5")]
-        # every other pixel: the exported logits exactly there, a quarter of the full cost
-        sem = torch.from_numpy(data.semantic[idx, ::2, ::2].astype(np.int64))
-        seg = F.cross_entropy(model.segment.sampled(*c, step=2).float(), sem)
-        boxes = [data.boxes[i] for i in idx]
-        classes = [data.classes[i] for i in idx]
-        regions = np.tile(np.array([0, 0, SIZE, SIZE], np.float32), (len(idx), 1))
-        det = detect_loss(model.detect, feats, boxes, classes, regions, rng)
-        labels = torch.from_numpy(data.image_labels[idx])
-        has = labels >= 0
-        cls = torch.zeros(())
-        correct = 0
-        if has.any():
-            logits = model.classify(feats["c5"][has]).float()
-            cls = F.cross_entropy(logits, labels[has])
-            correct = int((logits.argmax(1) == labels[has]).sum())
-        targets = figure_targets(boxes, classes, [data.keypoints[i] for i in idx], rng if train else None)
-        pose, pstats = pose_loss(model.pose, feats, targets) if targets is not None else (torch.zeros(()), {})
-        loss = seg + det.total + cls + pose
+        feats = model.backbone.forward_features(normalise(data.images[idx]))
+        batch = Batch(data, idx, INPUT.size, rng, train)
         n = len(idx)
-        f = lambda t: float(t.detach()) * n  # noqa: E731
-        stats = {
-            "count": n,
-            "seg": f(seg),
-            "rpn": f(det.rpn_cls + det.rpn_box),
-            "boxes": f(det.cls + det.box),
-            "cls": f(cls),
-            "pose": f(pose),
-            "roi_correct": det.correct,
-            "roi_count": det.count,
-            "cls_correct": correct,
-            "cls_count": int(has.sum()),
-            **pstats,
-        }
-        return loss, stats
+        terms: list[Tensor] = []
+        stats: dict[str, float] = {"count": n}
+        for head, module in model.parts():
+            part = head.loss(module, feats, batch)
+            logged = {k: float(t.detach()) * n for k, t in part.terms.items()} | part.stats
+            taken = logged.keys() & stats.keys()
+            if taken:
+                raise ValueError(f"head {head.name!r} logs {', '.join(sorted(taken))}, as another head does")
+            stats |= logged
+            terms += part.terms.values()
+        return sum(terms[1:], terms[0]), stats
 
     return step
 
@@ -209,7 +196,10 @@ def pretrain(
         )
         ckpt = torch.load(result["checkpoint"], map_location="cpu", weights_only=False)
     state = ckpt["state_dict"]
-    for prefix, module in (("backbone.", model.backbone), ("head.", model.classify)):
+    parts = [("backbone.", model.backbone)]
+    if "classify" in model.heads:
+        parts.append(("head.", model.classify))
+    for prefix, module in parts:
         module.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
     log(f"stage 1: top-1 {100 * ckpt['metrics']['top1']:.2f}% at 128 px; stage 2: joint training")
     return dict(ckpt["metrics"])
@@ -260,8 +250,11 @@ def train(
     torch.manual_seed(recipe.seed)
     if recipe.threads:
         torch.set_num_threads(recipe.threads)
-    model = SharedModel(recipe.arch)
     state = _existing_state(recipe, state_path, resume)
+    # a run continues with the heads it started with, whatever plugins came or went since
+    model = SharedModel(recipe.arch, SharedModel.heads_in(state["model"]) if state is not None else None)
+    if not model.heads:
+        raise ValueError("no plugin registers a head to train")
     if resume and state is None:
         log(f"no saved state at {state_path}: starting from the beginning")
     if state is not None:
@@ -321,10 +314,3 @@ def _existing_state(recipe: Recipe, path: str | Path | None, resume: bool) -> di
     """The saved stage-2 state to continue (``resume``), None for a fresh start; refuses to
     start afresh over an unfinished run, and to continue another recipe's run."""
     return saved_state(path, resume, {"recipe": _decisive(recipe)})
-
-
-def export_all(model: SharedModel, out_dir: str | Path, **card_extras) -> dict[str, Path]:
-    """Write the backbone and every head; see :mod:`visionkit.nn.recipes.export`."""
-    from .export import export_shared
-
-    return export_shared(model, Path(out_dir), **card_extras)
