@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from visionkit.errors import VisionkitError
 from visionkit.imageio import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from visionkit.sources import ArraySource
 
 from .canvas import from_qimage
 from .export import VideoExport, copy_to_clipboard, save_image, save_json
@@ -64,7 +65,7 @@ class FileCommands:
             if isinstance(image, QPixmap):
                 image = image.toImage()
             if isinstance(image, QImage) and not image.isNull():
-                self.worker.open(from_qimage(image))
+                self.worker.open(ArraySource(from_qimage(image), name="clipboard"))
                 return True
         return False
 

@@ -47,5 +47,7 @@ class StatusInfo:
         self.fps.setText("")
 
     def show_pipeline(self, info: PipelineInfo) -> None:
-        self.provider.setText(short_provider(info.provider) if info.provider else "no task on")
+        # "none": the tasks on run no model of their own (a tracker over another's results)
+        provider = {"": "no task on", "none": "no model"}.get(info.provider) or short_provider(info.provider)
+        self.provider.setText(provider)
         self.models.setText(", ".join(f"{role}={name}" for role, name in info.models.items()))

@@ -1,13 +1,19 @@
 """Inference off the UI thread: a QObject in its own QThread, driven by signals.
 
 The worker owns the :class:`~visionkit.pipeline.Pipeline` (built and rebuilt here when tasks,
-models or the device change) and the open media. The UI calls its public methods from its own
-thread; each one only posts a command, so the UI never waits on a model or a decoder.
+models or the device change) and the open source (:func:`visionkit.sources.open_seekable`: the
+CLI's sources, read by index). The UI calls its public methods from its own thread; each one
+only posts a command, so the UI never waits on a model or a decoder.
 
 Exactly one frame is in flight: after emitting ``result_ready`` the worker reads nothing more
 until the UI calls :meth:`ack`, so a slow screen never builds a queue, and a camera (whose
 source keeps only its newest frame) shows the newest picture, whatever the speed. Commands that
 arrive meanwhile replace each other ("show frame 40" then "show frame 41" runs 41 only).
+
+Tasks may keep state across frames (a tracker). Opening a source and every jump (anything but
+the next frame) reset them first, so no state leaks from frames the user left; the end of a
+source, and opening another, tell them it ended. A redraw after an option change re-sends the
+very frame on show, whose stateful results the pipeline then reuses instead of stepping again.
 """
 
 from __future__ import annotations
@@ -21,10 +27,10 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from visionkit.errors import VisionkitError
 from visionkit.results import FrameResult
-from visionkit.sources import Frame, FrameError
+from visionkit.sources import Frame, FrameError, Source, open_seekable
 
-from .media import Media, open_media
 from .threads import leave_thread, one_line
+
 
 @dataclass(frozen=True)
 class Config:
@@ -48,6 +54,8 @@ class PipelineInfo:
 
 @dataclass(frozen=True)
 class MediaInfo:
+    """What is open, as the player needs it (see :class:`visionkit.sources.Source`)."""
+
     name: str
     kind: str  # stills | video | live | stream
     count: int | None
@@ -56,7 +64,7 @@ class MediaInfo:
 
 @dataclass(frozen=True)
 class Shown:
-    """One frame's result, with where it sits in the media."""
+    """One frame's result, with where it sits in the source."""
 
     result: FrameResult
     position: int
@@ -112,10 +120,12 @@ class InferenceWorker(QObject):
         self._command.connect(self._run)
         # state below is touched in the worker thread only
         self._pipeline = None
-        self._media: Media | None = None
+        self._running = False  # the pipeline's tasks hold state about the open source
+        self._media: Source | None = None
         self._frame: Frame | None = None
         self._pos = -1
         self._pending: int | str | None = None  # frame index, "next" or "refresh"
+        self._seek = False  # the pending frame is a jump: reset the tasks before it
         self._in_flight = False
         self._playing = False
         self._speed = 1.0
@@ -178,15 +188,58 @@ class InferenceWorker(QObject):
             self.failed.emit(one_line(exc))
 
     def _close(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
+        try:
+            if self._timer is not None:
+                self._timer.stop()
+            self._leave_source()
+        finally:
+            self._media = self._pipeline = self._frame = None
+            leave_thread(self)
+
+    # -- the tasks' state across frames ------------------------------------------------------------
+    def _lifecycle(self, name: str) -> None:
+        """``pipeline.reset()`` or ``.finish()``; a plugin failing there is reported, not fatal."""
+        if self._pipeline is None:
+            return
+        try:
+            getattr(self._pipeline, name)()
+        except Exception as exc:
+            self.failed.emit(one_line(exc))
+
+    def _end_run(self) -> None:
+        """The frames the tasks have seen came to an end (or are being left): let them flush."""
+        if self._running:
+            self._running = False
+            self._lifecycle("finish")
+
+    def _leave_source(self) -> None:
+        self._end_run()
         if self._media is not None:
             self._media.close()
-        self._media = self._pipeline = self._frame = None
-        leave_thread(self)
 
+    def _go(self, index: int) -> None:
+        """Ask for item ``index``. The next item reads on; the one on show is redrawn; any
+        other is a jump. A source that cannot seek only reads on."""
+        media = self._media
+        if media is None:
+            return
+        if not media.seekable:
+            if index > self._pos:
+                self._pending, self._seek = "next", False
+        elif index == self._pos and self._frame is not None:
+            self._pending, self._seek = "refresh", False
+        else:
+            self._pending, self._seek = index, index != self._pos + 1
+
+    def _refresh_later(self) -> None:
+        """Redraw the paused frame (an option or the tasks changed), unless a read is pending."""
+        if self._frame is not None and not self._playing and self._pending is None:
+            self._pending = "refresh"
+
+    # -- commands ------------------------------------------------------------------------------
     def _do_configure(self, config: Config) -> None:
         pipeline, dropped, warnings = build_pipeline(config)
+        self._end_run()  # the old pipeline's tasks go with it: let them flush
         self._pipeline = pipeline
         tasks = pipeline.tasks if pipeline is not None else {}
         self.pipeline_ready.emit(PipelineInfo(
@@ -198,31 +251,30 @@ class InferenceWorker(QObject):
             added=dict(pipeline.added) if pipeline is not None else {}))
         for text in warnings:
             self.failed.emit(text)
-        if self._frame is not None and not self._playing:
-            self._pending = "refresh"
+        self._refresh_later()
 
     def _do_open(self, spec: Any) -> None:
-        media = open_media(spec, camera_factory=self._camera_factory)  # the old one stays on failure
-        if self._media is not None:
-            self._media.close()
+        media = open_seekable(spec, camera_factory=self._camera_factory)  # the old one stays on failure
+        self._leave_source()
         self._media, self._frame, self._pos = media, None, -1
         self.media_opened.emit(MediaInfo(media.name, media.kind, media.count, media.fps))
-        self._pending = 0 if media.seekable else "next"
+        # the first frame resets the tasks, even when the same file opens again
+        self._pending, self._seek = (0 if media.seekable else "next"), True
         self._set_playing(media.kind == "live")
 
     def _do_show(self, index: int) -> None:
-        self._pending = index
+        self._go(index)
 
     def _do_step(self, delta: int) -> None:
         self._set_playing(False)
-        self._pending = max(0, self._pos + delta)
+        self._go(max(0, self._pos + delta))
 
     def _do_play(self, on: bool) -> None:
         media = self._media
         if media is None or media.kind == "stills":
             return
         if on and media.count is not None and self._pos >= media.count - 1:
-            self._pending = 0  # at the end: play from the start
+            self._pending, self._seek = 0, True  # at the end: play from the start
         self._set_playing(on)
         if on and self._pending is None:
             self._pending = "next"
@@ -235,8 +287,7 @@ class InferenceWorker(QObject):
         if self._pipeline is None or task not in self._pipeline.tasks:
             return
         self._pipeline.set_options(task, **options)
-        if not self._playing and self._frame is not None:
-            self._pending = "refresh"
+        self._refresh_later()
 
     def _do_ack(self, _: Any) -> None:
         self._in_flight = False
@@ -266,22 +317,26 @@ class InferenceWorker(QObject):
         media = self._media
         if self._in_flight or self._pending is None or media is None or self._abort.is_set():
             return
-        job, self._pending = self._pending, None
+        job, seek = self._pending, self._seek
+        self._pending, self._seek = None, False
         self._started = time.perf_counter()
         if job == "refresh":
             if self._frame is None:
                 return
-            item, decode_ms = self._frame, None
+            item, decode_ms = self._frame, None  # the same Frame: stateful results are reused
         else:
             index = self._pos + 1 if job == "next" else int(job)
-            item = media.read(index) if media.seekable else media.next()
+            item = media.read(index)  # a source that cannot seek gives its next (newest) frame
             decode_ms = (time.perf_counter() - self._started) * 1e3
             if item is None:  # the end of a video or stream
+                self._end_run()  # before the player hears of it: the tasks have flushed by then
                 self._set_playing(False)
                 if not media.seekable and not self._abort.is_set():
                     self.failed.emit(f"{media.name}: stream ended")
                 return
             self._pos = index if media.seekable else (item.index or 0)
+            if seek:
+                self._lifecycle("reset")
         if isinstance(item, FrameError):
             self._frame = None
             result = FrameResult(item.source, item.index or 0, 0, 0, "", {"decode": decode_ms or 0.0}, {},
@@ -294,6 +349,7 @@ class InferenceWorker(QObject):
 
     def _predict(self, frame: Frame, decode_ms: float | None) -> FrameResult:
         if self._pipeline is not None:
+            self._running = True
             return self._pipeline.predict_frame(frame, decode_ms=decode_ms)
         h, w = frame.image.shape[:2]
         timings = {"decode": decode_ms} if decode_ms is not None else {}

@@ -490,3 +490,232 @@ def test_a_missing_camera_is_named_once_in_the_stream():
 
     [item] = list(open_sources(["9"], opener=no_camera))
     assert str(item) == "webcam:9: no camera at index 9"
+
+
+# --- reading by index (what the desktop app does) -------------------------------------------------
+
+def value_of(frame: Frame) -> int:
+    """The grey value a still was written with (write_png)."""
+    return int(frame.image[0, 0, 0])
+
+
+def index_of(frame: Frame) -> int:
+    """The frame number write_video encoded as brightness (blue = 10 * i + 5)."""
+    return round((float(frame.image[..., 2].mean()) - 5) / 10)
+
+
+def test_an_image_reads_by_index(tmp_path):
+    source = ImageSource(write_png(tmp_path / "a.png", 7))
+    assert source.seekable and source.kind == "stills" and source.count == 1 and source.fps is None
+    assert value_of(source.read(0)) == 7
+    assert source.read(1) is None and source.read(-1) is None
+
+
+def test_a_folder_reads_the_ith_file_and_a_bad_one_as_its_error(tmp_path):
+    for i in (1, 2, 3, 10):
+        write_png(tmp_path / f"img{i}.png", 10 * i)
+    (tmp_path / "img4.png").write_text("no image")
+    source = FolderSource(tmp_path)  # natural order: 1, 2, 3, 4 (bad), 10
+    assert source.seekable and source.kind == "stills" and source.count == 5
+    assert [value_of(source.read(i)) for i in (4, 0, 2)] == [100, 10, 30]
+    bad = source.read(3)
+    assert isinstance(bad, FrameError) and bad.source.endswith("img4.png")
+    assert source.read(5) is None and source.read(-1) is None
+
+
+def test_a_glob_of_images_seeks_and_one_with_a_video_plays_in_order(tmp_path):
+    for i in range(3):
+        write_png(tmp_path / f"s{i}.png", 10 * i)
+    stills = GlobSource(str(tmp_path / "*.png"))
+    assert stills.seekable and stills.kind == "stills" and stills.count == 3
+    assert value_of(stills.read(2)) == 20 and stills.read(3) is None
+    write_video(tmp_path / "s1b.avi", 2)
+    mixed = GlobSource(str(tmp_path / "*"))
+    assert not mixed.seekable and mixed.kind == "stream" and mixed.count is None
+    items = [mixed.read(0) for _ in range(6)]  # the index does not matter: the next item
+    assert [(Path(i.source).name, i.index) for i in items[:5]] == [
+        ("s0.png", 0), ("s1.png", 0), ("s1b.avi", 0), ("s1b.avi", 1), ("s2.png", 0)]
+    assert items[5] is None
+    mixed.close()
+
+
+def test_arrays_read_by_index_under_their_name():
+    source = ArraySource([np.full((4, 4, 3), v, np.uint8) for v in (1, 2, 3)], name="clipboard")
+    assert source.seekable and source.kind == "stills" and source.count == 3
+    frame = source.read(2)
+    assert (frame.source, frame.index, value_of(frame)) == ("clipboard", 2, 3)
+    assert source.read(3) is None
+    with pytest.raises(InputError, match="^clipboard: empty image"):
+        ArraySource(np.zeros((0, 4, 3), np.uint8), name="clipboard")
+
+
+def counting_opens(monkeypatch, wrap=lambda capture: capture) -> list:
+    """Count (and optionally wrap) the captures VideoSource opens."""
+    opened = []
+    original = VideoSource._open
+
+    def _open(self):
+        capture = wrap(original(self))
+        opened.append(capture)
+        return capture
+
+    monkeypatch.setattr(VideoSource, "_open", _open)
+    return opened
+
+
+def test_a_video_seeks_to_the_right_frame_with_one_open_capture(tmp_path, monkeypatch):
+    source = VideoSource(write_video(tmp_path / "clip.avi", 12))
+    assert source.seekable and source.kind == "video" and source.count == 12
+    opened = counting_opens(monkeypatch)
+    order = [7, 2, 3, 4, 11, 0, 9, 1]  # jumps back and forth, short hops, reading on
+    frames = [source.read(i) for i in order]
+    assert [f.index for f in frames] == order
+    assert [index_of(f) for f in frames] == order  # the content, not just the label
+    assert frames[0].fps == 10 and round(frames[0].timestamp_ms) == 700 and round(frames[1].timestamp_ms) == 200
+    assert source.read(12) is None and source.read(-1) is None and source.read(40) is None
+    assert index_of(source.read(5)) == 5  # reading goes on after the end was met
+    assert len(opened) == 1  # one capture, kept while in use
+    source.close()
+    assert index_of(source.read(6)) == 6 and len(opened) == 2  # reopened after close
+    source.close()
+
+
+class InexactSeeks:
+    """A capture whose container cannot seek: ``set`` of a frame position fails."""
+
+    def __init__(self, capture):
+        self.capture = capture
+
+    def set(self, prop, value):
+        return False if prop == cv2.CAP_PROP_POS_FRAMES else self.capture.set(prop, value)
+
+    def __getattr__(self, name):
+        return getattr(self.capture, name)
+
+
+def test_a_video_that_cannot_seek_exactly_is_decoded_forward(tmp_path, monkeypatch):
+    source = VideoSource(write_video(tmp_path / "clip.avi", 24))
+    opened = counting_opens(monkeypatch, InexactSeeks)
+    order = [20, 5, 6, 23, 2]  # far on, back, reading on, a hop on, back again
+    assert [index_of(source.read(i)) for i in order] == order
+    assert source.read(24) is None
+    source.close()
+    assert len(opened) > 1  # each jump back decoded forward from a fresh capture
+
+
+def test_a_video_whose_header_overstates_its_frames_learns_its_count(tmp_path, capfd):
+    data = write_video(tmp_path / "full.avi", 20, noisy=True).read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) * 2 // 3])  # the header still says 20 frames
+    source = VideoSource(cut)
+    assert source.count == 20
+    assert source.read(19) is None and source.count < 20  # no later than 19, now
+    real = 0
+    while source.read(real) is not None:  # reading on finds the real end
+        real += 1
+    assert 0 < real < 19 and source.count == real
+    source.close()
+    assert capfd.readouterr().err == ""
+
+
+def test_a_realworld_video_seek_matches_decoding_in_order():
+    path = REALWORLD_VIDEO / "car_traffic_small_640x360.mp4"
+    if not path.exists():
+        pytest.skip("real-world videos absent")
+    source = VideoSource(path)
+    wanted = next(f for f in source if f.index == 40)
+    sought = source.read(40)
+    assert sought.index == 40 and np.array_equal(sought.image, wanted.image)
+    assert sought.timestamp_ms == pytest.approx(wanted.timestamp_ms)
+    source.close()
+
+
+def test_a_camera_does_not_seek_and_reads_its_newest_frame():
+    camera = FastCamera()
+    source = CameraSource(0, capture_factory=lambda index: camera)
+    assert not source.seekable and source.kind == "live" and source.count is None
+    first = source.read(0)
+    time.sleep(0.05)  # the camera runs on meanwhile
+    newest = source.read(1)  # whatever index was asked for
+    assert newest.index > first.index + 1 and camera.count - 1 - newest.index < 50
+    source.close()
+    assert source.read(2) is None and camera.released  # a closed camera has ended
+
+
+def test_a_chain_of_stills_seeks_across_its_parts(tmp_path):
+    first = write_png(tmp_path / "first.png", 1)
+    folder = tmp_path / "more"
+    write_png(folder / "x1.png", 2)
+    write_png(folder / "x2.png", 3)
+    missing = tmp_path / "missing.png"
+    chain = open_sources([first, str(missing), folder])
+    assert chain.seekable and chain.kind == "stills" and chain.count == 4
+    assert value_of(chain.read(3)) == 3 and value_of(chain.read(0)) == 1
+    assert chain.read(1) == FrameError(str(missing), None, "no such file or directory")
+    assert chain.read(4) is None and chain.read(-1) is None
+    with_video = open_sources([first, write_video(tmp_path / "v.avi", 2)])
+    assert not with_video.seekable and with_video.kind == "stream" and with_video.count is None
+    assert [with_video.read(0).source for _ in range(3)] == [str(first)] + [str(tmp_path / "v.avi")] * 2
+    with_video.close()
+
+
+@pytest.mark.parametrize("spec,index", [("webcam:1", 1), ("1", 1), (2, 2), (np.int64(3), 3), ("cam:4", 4),
+                                        ("photo.png", None), (True, None), (1.5, None)])
+def test_camera_specs(spec, index):
+    from visionkit.sources import camera_index
+
+    assert camera_index(spec) == index
+
+
+def test_open_seekable_opens_what_the_cli_opens(tmp_path):
+    from visionkit.sources import open_seekable
+
+    image = write_png(tmp_path / "a.png", 5)
+    assert isinstance(open_seekable(str(image)), ImageSource)
+    assert isinstance(open_seekable([image]), ImageSource)  # a list of one is that one
+    both = open_seekable([image, write_png(tmp_path / "b.png", 6)])
+    assert both.kind == "stills" and both.count == 2 and value_of(both.read(1)) == 6
+    with pytest.raises(InputError, match="missing.png: no such file"):
+        open_seekable([tmp_path / "missing.png", tmp_path / "missing2.png"])
+    camera = FastCamera()
+    live = open_seekable("webcam:5", camera_factory=lambda index: camera)
+    assert live.kind == "live" and live.name == "webcam:5" and live.read(0) is not None
+    live.close()
+    assert camera.released
+
+
+class Numbers(Source):
+    """A plugin's stream: frames in order only."""
+
+    name = "numbers://"
+
+    def __iter__(self):
+        for i in range(2):
+            yield Frame(np.full((4, 4, 3), i, np.uint8), self.name, i)
+
+
+def open_numbers(spec, **options):
+    return Numbers() if spec == "numbers://two" else "not a source"
+
+
+def test_open_seekable_asks_plugins_first():
+    import types
+
+    from visionkit.errors import PluginError
+    from visionkit.hookspecs import hookimpl
+    from visionkit.plugin_manager import plugins_added
+    from visionkit.registry import SourceSpec
+    from visionkit.sources import open_seekable
+
+    @hookimpl
+    def visionkit_register_sources(registry):
+        registry.add(SourceSpec(name="numbers", summary="", prefixes=("numbers://",),
+                                opener="tests.test_sources:open_numbers"))
+
+    plugin = types.SimpleNamespace(visionkit_register_sources=visionkit_register_sources)
+    with plugins_added(("numbers", plugin)):
+        source = open_seekable("numbers://two")
+        assert isinstance(source, Numbers) and not source.seekable and source.kind == "stream"
+        assert [source.read(0).index, source.read(0).index, source.read(0)] == [0, 1, None]
+        with pytest.raises(PluginError, match="returned str, not a visionkit.sources.Source"):
+            open_seekable("numbers://other")

@@ -28,14 +28,14 @@ import numpy as np
 from .bundled import models_dir, resolve_model
 from .cards import InputSpec
 from .context import TaskContext
-from .errors import InputError, ModelError, PluginError, UsageError, VisionkitError, describe_failure
+from .errors import ModelError, PluginError, UsageError, VisionkitError, describe_failure
 from .imageio import read_image
-from .plugin_manager import get_plugins, require_task
+from .plugin_manager import require_task
 from .preprocess import Transform, preprocess
 from .registry import load_object
 from .results import FrameResult, result_problem
 from .runtime import Device, OnnxModel, load_model
-from .sources import ArraySource, Frame, FrameError, Source, open_builtin, open_sources
+from .sources import ArraySource, Frame, FrameError, Source, open_sources, open_with_plugins
 from .tasks import FrameInfo, Task, TaskInputs
 
 #: smaller frames carry too little for any model here; refused with a clear message
@@ -47,17 +47,7 @@ _IDENTITY = Transform(1.0, 1.0, 0.0, 0.0)
 def open_source(spec: Any, **options: Any) -> Source:
     """The Source for one spec: a plugin's opener when the spec starts with one of its
     prefixes (``rtsp://`` ...), else the built-in ones; raises InputError when it cannot open."""
-    if isinstance(spec, str):
-        entry = get_plugins().sources.match(spec)
-        if entry is not None:
-            opener = load_object(entry.opener)
-            try:
-                return opener(spec, **options)
-            except (VisionkitError, KeyboardInterrupt):
-                raise
-            except BaseException as exc:  # the plugin's bug: this input fails, the rest still run
-                raise InputError(f"{spec}: source plugin {entry.plugin!r} raised {describe_failure(exc)}") from exc
-    return open_builtin(spec, **options)
+    return open_with_plugins(spec, **options)
 
 
 def open_input(specs: Any, *, recursive: bool = False) -> Source:
@@ -255,7 +245,7 @@ class Pipeline:
         def done(results: dict, error: str | None = None) -> FrameResult:
             timings["total"] = sum(timings.values())
             return FrameResult(frame.source, frame.index, w, h, self.provider, timings, results,
-                               error=error, image=image)
+                               error=error, image=image, fps=getattr(frame, "fps", None))
 
         if min(h, w) < MIN_SIDE:
             return done({}, f"{frame.source}: image is {w}x{h} px, smaller than {MIN_SIDE}x{MIN_SIDE}")

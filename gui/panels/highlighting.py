@@ -17,6 +17,8 @@ from typing import Any
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QVBoxLayout, QWidget
 
+from visionkit.results import summarize
+
 
 class DeselectingView:
     """Mix in before a ``QAbstractItemView`` class: a left click on the selected row, or on empty
@@ -154,7 +156,7 @@ class HighlightingPanel(QWidget):
             self.summary.setText("Waiting for a frame…")
         else:
             self.summary.setText(self._count_text(self.result) if n else self.empty_text)
-        self.summary.setToolTip(self.result.summary() if n else "")
+        self.summary.setToolTip(summarize(self.result) if n else "")
         self.view.setVisible(bool(n))
         self.hint.setVisible(bool(n))
         self._fit_height()

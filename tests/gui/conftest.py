@@ -7,7 +7,6 @@ import importlib.util
 import threading
 import time
 import types
-from importlib import metadata
 
 import numpy as np
 import pytest
@@ -189,7 +188,6 @@ def extra_tasks(tiny_models, tmp_path):
             registry.add(TaskSpec(name=task, summary=f"test {task}", factory=f"tests.gui.conftest:{cls}",
                                   default_model=str(heads[task])))
 
-    eps = metadata.entry_points(group=plugin_manager.ENTRY_POINT_GROUP)
     plugin = types.SimpleNamespace(visionkit_register_tasks=visionkit_register_tasks)
-    plugin_manager._cached = plugin_manager.load_plugins(eps, extra=[("extra", plugin)])
-    return heads
+    with plugin_manager.plugins_added(("extra", plugin)):
+        yield heads

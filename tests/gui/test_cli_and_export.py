@@ -89,13 +89,6 @@ def test_thread_registry_sees_a_running_thread(qtbot):
     assert "test thread" not in running_threads()
 
 
-@pytest.mark.parametrize("spec", ["webcam:1", "1"])
-def test_camera_specs(spec):
-    from visionkit.gui.media import camera_index
-
-    assert camera_index(spec) == 1 and camera_index("photo.png") is None
-
-
 def test_a_leaking_pyside_is_refused_with_the_fix(monkeypatch):
     import sys
 

@@ -8,7 +8,6 @@ other order; blue: none), so nothing depends on a pose model.
 from __future__ import annotations
 
 import types
-from importlib import metadata
 
 import numpy as np
 import pytest
@@ -79,9 +78,9 @@ def pose_task(tiny_models, tmp_path):
         registry.add(TaskSpec(name="figures", summary="test figures", factory="tests.gui.test_keypoints_panel:FiguresTask",
                               default_model=str(head)))
 
-    eps = metadata.entry_points(group=plugin_manager.ENTRY_POINT_GROUP)
     plugin = types.SimpleNamespace(visionkit_register_tasks=visionkit_register_tasks)
-    plugin_manager._cached = plugin_manager.load_plugins(eps, extra=[("posetest", plugin)])
+    with plugin_manager.plugins_added(("posetest", plugin)):
+        yield
 
 
 def click_item(qtbot, panel: KeypointsPanel, index: int, keypoint: int | None = None) -> None:

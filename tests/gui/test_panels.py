@@ -8,7 +8,6 @@ detect/segment runtimes.
 from __future__ import annotations
 
 import types
-from importlib import metadata
 
 import numpy as np
 import pytest
@@ -80,9 +79,9 @@ def panel_tasks(tiny_models, tmp_path):
             registry.add(TaskSpec(name=task, summary=f"test {task}", factory=f"tests.gui.test_panels:{cls}",
                                   default_model=str(heads[task])))
 
-    eps = metadata.entry_points(group=plugin_manager.ENTRY_POINT_GROUP)
     plugin = types.SimpleNamespace(visionkit_register_tasks=visionkit_register_tasks)
-    plugin_manager._cached = plugin_manager.load_plugins(eps, extra=[("panels", plugin)])
+    with plugin_manager.plugins_added(("panels", plugin)):
+        yield
 
 
 def click_row(qtbot, panel: DetectionsPanel, index: int) -> None:

@@ -2,12 +2,14 @@
 
 import threading
 import time
+import types
 
 import numpy as np
 from PySide6.QtCore import QMimeData, Qt, QUrl
 from PySide6.QtGui import QGuiApplication
 
 from visionkit.gui.canvas import to_qimage
+from visionkit.sources import Frame, Source
 
 from .conftest import wait_message, wait_result
 
@@ -159,20 +161,22 @@ def test_keyboard_shortcuts(qtbot, make_window, images):
     assert window.canvas.zoom != 1.25
 
 
+class Ticker(Source):
+    """A plugin's kind of input that can only be read in order (a network stream, say)."""
+
+    name = "fake://camera"
+
+    def __iter__(self):
+        for value in (10, 20):
+            yield Frame(np.full((32, 32, 3), value, np.uint8), self.name, value // 10 - 1)
+
+
 def make_plugin_source(spec, **options):
-    import numpy as np
-
-    from visionkit.sources import ArraySource
-
-    return ArraySource([np.full((32, 32, 3), v, np.uint8) for v in (10, 20)])
+    return Ticker()
 
 
-def test_a_plugin_source_opens_as_a_stream():
-    import types
-    from importlib import metadata
-
+def test_a_plugin_source_that_cannot_seek_plays_as_a_stream(qtbot, make_window):
     from visionkit import plugin_manager
-    from visionkit.gui.media import StreamMedia, open_media
     from visionkit.hookspecs import hookimpl
     from visionkit.registry import SourceSpec
 
@@ -181,10 +185,10 @@ def test_a_plugin_source_opens_as_a_stream():
         registry.add(SourceSpec(name="fake", summary="", prefixes=("fake://",),
                                 opener="tests.gui.test_sources:make_plugin_source"))
 
-    eps = metadata.entry_points(group=plugin_manager.ENTRY_POINT_GROUP)
-    plugin_manager._cached = plugin_manager.load_plugins(
-        eps, extra=[("fake", types.SimpleNamespace(visionkit_register_sources=visionkit_register_sources))])
-    media = open_media("fake://camera")
-    assert isinstance(media, StreamMedia)
-    assert [int(media.next().image[0, 0, 0]) for _ in range(2)] == [10, 20]
-    media.close()
+    plugin = types.SimpleNamespace(visionkit_register_sources=visionkit_register_sources)
+    with plugin_manager.plugins_added(("fake", plugin)):
+        window = make_window()
+        first = wait_result(qtbot, window, lambda: window.open_source("fake://camera"))
+        assert first.kind == "stream" and first.count is None and int(first.result.image[0, 0, 0]) == 10
+        assert int(wait_result(qtbot, window, window.next).result.image[0, 0, 0]) == 20
+        wait_message(qtbot, window, window.next, "stream ended")

@@ -123,7 +123,7 @@ def test_plugins_dialog_lists_plugins_and_failures(qtbot, make_window, monkeypat
             raise ImportError("No module named 'broken_plugin'")
 
     eps = list(metadata.entry_points(group=plugin_manager.ENTRY_POINT_GROUP)) + [Broken()]
-    plugin_manager._cached = plugin_manager.load_plugins(eps)
+    plugin_manager.set_plugins(plugin_manager.load_plugins(eps))
     window = make_window()
     assert "broken" in window.messages.history[0]
     dialog = window.show_plugins()

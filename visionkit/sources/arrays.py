@@ -28,27 +28,39 @@ def _check(array: object, where: str) -> None:
 class ArraySource(Source):
     """RGB uint8 arrays (HxWx3; HxW grey and HxWx4 RGBA are accepted and converted, alpha over
     white). Takes one array, an N x H x W x C stack, or a list of arrays; all are checked here,
-    converted one at a time while iterating."""
+    converted one at a time when read. ``name`` is the frames' source (a pasted picture's
+    ``"clipboard"``)."""
 
-    name = "array"
+    seekable = True
+    kind = "stills"
 
-    def __init__(self, arrays: ArrayInput) -> None:
+    def __init__(self, arrays: ArrayInput, name: str = "array") -> None:
+        self.name = name
         if isinstance(arrays, np.ndarray):
             items = list(arrays) if arrays.ndim == 4 else [arrays]
         elif isinstance(arrays, (list, tuple)):
             items = list(arrays)
         else:
-            raise InputError(f"array: expected a numpy array or a list of them, got {type(arrays).__name__}")
+            raise InputError(f"{name}: expected a numpy array or a list of them, got {type(arrays).__name__}")
         if not items:
-            raise InputError("array: no images given")
+            raise InputError(f"{name}: no images given")
         for i, item in enumerate(items):
-            _check(item, "array" if len(items) == 1 else f"array[{i}]")
+            _check(item, name if len(items) == 1 else f"{name}[{i}]")
         self._items = items
+
+    @property
+    def count(self) -> int:
+        return len(self._items)
 
     @property
     def expected_length(self) -> int:
         return len(self._items)
 
+    def read(self, index: int) -> Frame | None:
+        if not 0 <= index < len(self._items):
+            return None
+        return Frame(to_rgb8(self._items[index], bgr=False, source=self.name), self.name, index)
+
     def __iter__(self) -> Iterator[Frame | FrameError]:
-        for i, item in enumerate(self._items):
-            yield Frame(to_rgb8(item, bgr=False, source=self.name), self.name, i)
+        for i in range(len(self._items)):
+            yield self.read(i)

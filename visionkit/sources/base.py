@@ -50,6 +50,10 @@ class Source:
     """A stream of frames. Iterating yields :class:`Frame` (or :class:`FrameError` for an item
     that cannot be read) one at a time, holding no more than the current frame.
 
+    A source also answers an app that goes back, jumps and seeks (:meth:`read`). A source that
+    is not :attr:`seekable` still reads, in order: every plugin's source works in the app as a
+    stream without writing more than ``__iter__``.
+
     Use as a context manager, or call :meth:`close`, to release files and cameras.
     """
 
@@ -57,11 +61,39 @@ class Source:
     name: str = ""
     #: True for cameras: frames come at the camera's pace and the newest one wins
     live: bool = False
+    #: True when :meth:`read` reaches any item by its index (stills, a video file)
+    seekable: bool = False
+    #: frames per second where the source has a rate (a video's header, a camera's setting)
+    fps: float | None = None
+
+    @property
+    def kind(self) -> str:
+        """How an app presents the source: ``stills`` (pictures to page through), ``video``
+        (plays, steps and seeks), ``live`` (a camera: its newest frame only) or ``stream``
+        (frames in order only, e.g. a network stream)."""
+        return "live" if self.live else "stream"
+
+    @property
+    def count(self) -> int | None:
+        """How many items :meth:`read` reaches, or None when unknown (a stream, a video whose
+        header declares no count). A video's count is its header's until reading finds the end."""
+        return None
 
     @property
     def expected_length(self) -> int | None:
         """How many items iteration will probably yield (a hint for progress bars), or None."""
         return None
+
+    def read(self, index: int) -> "Frame | FrameError | None":
+        """Item ``index``, or None past the end.
+
+        A source that is not seekable does not use ``index``: each call returns its next item
+        in order (for a camera, the newest frame), and None once the stream has ended.
+        """
+        cursor = self.__dict__.get("_cursor")
+        if cursor is None:
+            cursor = self.__dict__["_cursor"] = iter(self)
+        return next(cursor, None)
 
     def __iter__(self) -> Iterator[Frame | FrameError]:
         raise NotImplementedError

@@ -3,6 +3,8 @@
 A camera does not wait for its consumer. If frames were queued, a consumer slower than the
 camera would fall further behind with every frame; keeping one slot means the consumer always
 gets the most recent picture, and ``Frame.index`` (the camera's frame counter) shows the gaps.
+This module is the one place that pattern lives: the CLI iterates a CameraSource, and an app's
+``read()`` (not seekable: the newest frame each call) goes through the same grabber.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class CameraSource(Source):
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         except cv2.error:
             pass
+        self.fps = _setting(capture, cv2.CAP_PROP_FPS)
         self._capture = capture
         self._ready = threading.Condition()
         self._latest: tuple[int, Any, float] | None = None  # (counter, BGR frame, ms)
@@ -108,7 +111,7 @@ class CameraSource(Source):
             if fresh:
                 seen, bgr, stamp = latest
                 # converted here, not in the grabber: frames that get skipped cost nothing
-                yield Frame(to_rgb8(bgr, source=self.name), self.name, seen, stamp)
+                yield Frame(to_rgb8(bgr, source=self.name), self.name, seen, stamp, self.fps)
             else:
                 if ended != _CLOSED:
                     yield FrameError(self.name, None, ended)
@@ -127,3 +130,13 @@ class CameraSource(Source):
             self._ready.notify_all()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout_s)
+
+
+def _setting(capture: Any, prop: int) -> float | None:
+    """A capture property that is set (positive), else None; fakes without ``get()`` give None."""
+    get = getattr(capture, "get", None)
+    try:
+        value = float(get(prop)) if callable(get) else 0.0
+    except (cv2.error, TypeError, ValueError):
+        return None
+    return value if value > 0 else None

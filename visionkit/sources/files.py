@@ -1,4 +1,8 @@
-"""Still images from a file, a folder or a glob pattern (a pattern may also match videos)."""
+"""Still images from a file, a folder or a glob pattern (a pattern may also match videos).
+
+Stills are seekable: ``read(i)`` decodes the i-th file, so an app pages back and forth through
+a folder without holding more than the picture on show.
+"""
 
 from __future__ import annotations
 
@@ -41,19 +45,36 @@ def check_file(path: str) -> None:
         raise InputError(f"{path}: is a directory, not a file")
 
 
-class ImageSource(Source):
-    """One image file. Decoded when iterated, so a bad file becomes a FrameError like any other."""
+class StillsSource(Source):
+    """Still image files, ``paths``, read one at a time in order or by index."""
+
+    seekable = True
+    kind = "stills"
+    paths: list[str]
+
+    @property
+    def count(self) -> int:
+        return len(self.paths)
+
+    @property
+    def expected_length(self) -> int:
+        return len(self.paths)
+
+    def read(self, index: int) -> Frame | FrameError | None:
+        return read_frame(self.paths[index]) if 0 <= index < len(self.paths) else None
+
+    def __iter__(self) -> Iterator[Frame | FrameError]:
+        for path in self.paths:
+            yield read_frame(path)
+
+
+class ImageSource(StillsSource):
+    """One image file. Decoded when read, so a bad file becomes a FrameError like any other."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.name = os.fspath(path)
         check_file(self.name)
-
-    @property
-    def expected_length(self) -> int:
-        return 1
-
-    def __iter__(self) -> Iterator[Frame | FrameError]:
-        yield read_frame(self.name)
+        self.paths = [self.name]
 
 
 def _list_images(root: str, recursive: bool) -> list[str]:
@@ -66,7 +87,7 @@ def _list_images(root: str, recursive: bool) -> list[str]:
     return sorted(found, key=natural_key)
 
 
-class FolderSource(Source):
+class FolderSource(StillsSource):
     """The image files of a folder (by extension), in natural order; subfolders if recursive."""
 
     def __init__(self, path: str | os.PathLike, recursive: bool = False) -> None:
@@ -83,18 +104,11 @@ class FolderSource(Source):
                 hint = " (subfolders not searched; use recursive)"
             raise InputError(f"{self.name}: no images in folder{hint}")
 
-    @property
-    def expected_length(self) -> int:
-        return len(self.paths)
-
-    def __iter__(self) -> Iterator[Frame | FrameError]:
-        for path in self.paths:
-            yield read_frame(path)
-
 
 class GlobSource(Source):
     """Files matching a pattern (``**`` reaches into subfolders), in natural order. Images are
-    read as stills and videos frame by frame; files of other kinds are left out."""
+    read as stills and videos frame by frame; files of other kinds are left out. Seekable when
+    it matched only images; with a video among them it plays as one stream, in order."""
 
     def __init__(self, pattern: str | os.PathLike) -> None:
         self.name = os.fspath(pattern)
@@ -106,6 +120,20 @@ class GlobSource(Source):
         if not self.paths:
             raise InputError(f"{self.name}: {len(matches)} files match, none an image or video")
         self._length: int | None = None
+        self.seekable = not any(_extension(p) in VIDEO_EXTENSIONS for p in self.paths)
+
+    @property
+    def kind(self) -> str:
+        return "stills" if self.seekable else "stream"
+
+    @property
+    def count(self) -> int | None:
+        return len(self.paths) if self.seekable else None
+
+    def read(self, index: int) -> Frame | FrameError | None:
+        if not self.seekable:
+            return super().read(index)  # videos among the files: one stream, in order
+        return read_frame(self.paths[index]) if 0 <= index < len(self.paths) else None
 
     @property
     def expected_length(self) -> int | None:
