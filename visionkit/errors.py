@@ -6,6 +6,8 @@ anything that is not a :class:`VisionkitError` is a bug and is reported as one.
 
 from __future__ import annotations
 
+import os
+
 
 class VisionkitError(Exception):
     """Base class: an expected failure whose message is meant for a user."""
@@ -37,6 +39,19 @@ class UnknownTaskError(PluginError, UsageError):
 
 class DependencyError(VisionkitError):
     """An optional dependency (an extra such as ``[train]``) is not installed."""
+
+
+def printable(text: str) -> str:
+    """Text safe to print as one terminal line: bytes of a file name that are not UTF-8 (a
+    Latin-1 ``café.png``) and control characters (a newline in a name) are shown escaped, as
+    ``caf\\xe9.png`` and ``a\\nb.png``."""
+    try:
+        text = os.fsencode(text).decode("utf-8", "backslashreplace")
+    except (UnicodeError, TypeError):
+        text = str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def describe_failure(exc: BaseException) -> str:

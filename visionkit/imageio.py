@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -216,9 +216,10 @@ _WRITE_OPTIONS = {
 }
 
 
-def write_image(path: str | os.PathLike, rgb: np.ndarray) -> Path:
+def write_image(path: str | os.PathLike, rgb: np.ndarray, *, overwrite: bool = True) -> Path:
     """Write an RGB (or grey, or RGBA for PNG/TIFF/WebP) uint8 image; the suffix picks the
-    format. Creates parent folders; the file appears whole or not at all."""
+    format. Creates parent folders; the file appears whole or not at all, and an existing one
+    is replaced only with ``overwrite``."""
     path = Path(path)
     options = _WRITE_OPTIONS.get(path.suffix.lower())
     if options is None:
@@ -238,13 +239,14 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray) -> Path:
             ok = False
     if not ok:
         raise InputError(f"{path}: OpenCV cannot encode this image as {path.suffix}")
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    from .outputs import discard, publish, temp_path
+
+    tmp = temp_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(encoded.tobytes())
-        os.replace(tmp, path)
     except OSError as exc:
-        with suppress(OSError):
-            tmp.unlink()
+        discard(tmp)
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    publish(tmp, path, overwrite)
     return path

@@ -237,6 +237,8 @@ class FrameResult:
     error: str | None = None
     #: the decoded RGB frame, kept for rendering; not serialised
     image: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: the source's frame rate where it has one (a video's), for writers; not serialised
+    fps: float | None = field(default=None, compare=False)
 
     @property
     def ok(self) -> bool:

@@ -14,15 +14,17 @@ API uses them the same way::
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import cv2
 import numpy as np
 
-from .errors import InputError, PluginError, UsageError
+from .errors import InputError, PluginError, UsageError, VisionkitError, describe_failure
 from .imageio import VIDEO_EXTENSIONS, write_image
+from .outputs import check_folder, discard, publish, temp_path
 from .overlays import render
 from .results import FrameResult
 
@@ -34,8 +36,15 @@ class JsonLinesWriter:
         self.stream = stream
 
     def write(self, result: FrameResult) -> None:
-        self.stream.write(json.dumps(result.to_dict(), separators=(",", ":")) + "\n")
-        self.stream.flush()
+        try:
+            self.stream.write(json.dumps(result.to_dict(), separators=(",", ":")) + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            raise  # the reader went away: the CLI stops quietly
+        except OSError as exc:  # a full disk, /dev/full: say so, never a traceback
+            name = getattr(self.stream, "name", None)
+            where = name if isinstance(name, str) and not name.startswith("<") else "the JSON output"
+            raise InputError(f"{where}: cannot write ({exc.strerror or exc})") from None
 
     def close(self) -> None:
         pass
@@ -50,17 +59,26 @@ def _stem(source: str) -> str:
 class JsonLinesFileWriter(JsonLinesWriter):
     """``--save-as jsonl``: the ``--json`` lines in ``DIR/results.jsonl``."""
 
-    def __init__(self, out_dir: str | Path) -> None:
-        path = Path(out_dir) / "results.jsonl"
+    def __init__(self, out_dir: str | Path, *, overwrite: bool = False) -> None:
+        self.path = Path(out_dir) / "results.jsonl"
+        self.overwrite = overwrite
+        self._tmp = temp_path(self.path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            super().__init__(open(path, "w", encoding="utf-8"))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            super().__init__(open(self._tmp, "w", encoding="utf-8"))
         except OSError as exc:
-            raise InputError(f"{path}: cannot write ({exc.strerror})") from None
-        self.written = [path]
+            raise InputError(f"{self.path}: cannot write ({exc.strerror})") from None
+        self.written = [self.path]
 
     def close(self) -> None:
-        self.stream.close()
+        if self.stream.closed:
+            return
+        try:
+            self.stream.close()
+        except OSError as exc:
+            discard(self._tmp)
+            raise InputError(f"{self.path}: cannot write ({exc.strerror or exc})") from None
+        publish(self._tmp, self.path, self.overwrite)
 
 
 def is_stream(source: str) -> bool:
@@ -73,19 +91,56 @@ def stem_of(source: str) -> str:
     return _stem(source)
 
 
-class AnnotatedWriter:
-    """Annotated stills as ``DIR/<stem>.png``; frames of a video or camera as ``DIR/<stem>.mp4``."""
+#: frames per second of a saved video whose source gives no usable rate
+DEFAULT_FPS = 25.0
+#: rates outside this range are a container's nonsense, not a camera's
+PLAUSIBLE_FPS = (1.0, 240.0)
 
-    def __init__(self, out_dir: str | Path, fps: float = 25.0) -> None:
+
+class _Video:
+    """One annotated video being written under a temporary name."""
+
+    def __init__(self, path: Path, size: tuple[int, int], fps: float) -> None:
+        self.path, self.tmp, self.frames = path, temp_path(path), 0
+        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not self.writer.isOpened():
+            self.writer.release()
+            discard(self.tmp)
+            raise InputError(f"{path}: cannot open a video writer")
+
+    def finish(self, overwrite: bool) -> None:
+        """Close the file and check that it plays before it takes its name: OpenCV's writer
+        reports no error when the disk fills up, it just leaves a file without frames."""
+        self.writer.release()
+        capture = cv2.VideoCapture(str(self.tmp))
+        try:
+            ok = capture.isOpened() and capture.read()[0]
+        finally:
+            capture.release()
+        if not ok or self.frames == 0:
+            discard(self.tmp)
+            raise InputError(f"{self.path}: the video could not be written (is the disk full?)")
+        publish(self.tmp, self.path, overwrite)
+
+
+class AnnotatedWriter:
+    """Annotated stills as ``DIR/<stem>.png``; frames of a video or camera as ``DIR/<stem>.mp4``,
+    at the source's frame rate (``fps`` overrides it; a source without a plausible rate gets
+    25 and a note in :attr:`notes`). Files appear only when complete."""
+
+    def __init__(self, out_dir: str | Path, fps: float | None = None, *, overwrite: bool = False) -> None:
         self.out_dir = Path(out_dir)
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"{out_dir}: cannot create output folder ({exc.strerror})") from None
         self.fps = fps
-        self._videos: dict[str, cv2.VideoWriter] = {}
+        self.overwrite = overwrite
+        self._videos: dict[str, _Video] = {}
         self._used: set[str] = set()
         self.written: list[Path] = []
+        #: one line each about what was written otherwise than asked (a default frame rate)
+        self.notes: list[str] = []
 
     def _unique(self, stem: str, suffix: str) -> Path:
         name, n = stem, 1
@@ -95,30 +150,46 @@ class AnnotatedWriter:
         self._used.add(name)
         return self.out_dir / f"{name}{suffix}"
 
+    def _rate(self, result: FrameResult) -> float:
+        if self.fps is not None:
+            return float(self.fps)
+        fps = result.fps
+        lo, hi = PLAUSIBLE_FPS
+        if fps is not None and lo <= fps <= hi:
+            return float(fps)
+        if not result.source.startswith("webcam:"):
+            said = "no frame rate" if not fps else f"a frame rate of {fps:g}"
+            self.notes.append(f"{result.source}: the video gives {said}; saved at {DEFAULT_FPS:g} frames/s")
+        return DEFAULT_FPS
+
     def write(self, result: FrameResult) -> None:
         if not result.results or result.image is None:
             return
         canvas = render(result)
         if not is_stream(result.source):
             path = self._unique(_stem(result.source), ".png")
-            write_image(path, canvas)
+            write_image(path, canvas, overwrite=self.overwrite)
             self.written.append(path)
             return
-        writer = self._videos.get(result.source)
-        if writer is None:
-            path = self._unique(_stem(result.source), ".mp4")
+        video = self._videos.get(result.source)
+        if video is None:
             h, w = canvas.shape[:2]
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
-            if not writer.isOpened():
-                raise InputError(f"{path}: cannot open a video writer")
-            self._videos[result.source] = writer
-            self.written.append(path)
-        writer.write(np.ascontiguousarray(canvas[..., ::-1]))
+            video = _Video(self._unique(_stem(result.source), ".mp4"), (w, h), self._rate(result))
+            self._videos[result.source] = video
+        video.writer.write(np.ascontiguousarray(canvas[..., ::-1]))
+        video.frames += 1
 
     def close(self) -> None:
-        for writer in self._videos.values():
-            writer.release()
-        self._videos.clear()
+        videos, self._videos = list(self._videos.values()), {}
+        problems = []
+        for video in videos:
+            try:
+                video.finish(self.overwrite)
+                self.written.append(video.path)
+            except InputError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise InputError("; ".join(problems))
 
     def __enter__(self) -> "AnnotatedWriter":
         return self
@@ -132,11 +203,13 @@ class SaveWriters:
 
     :param formats: writer names (``["images", "coco"]``); None for the defaults of ``tasks``.
     :param tasks: the tasks that run (choose the defaults, and check a named format fits).
+    :param overwrite: replace files already in ``out_dir``; without it a folder that holds
+        files is refused up front, and no output ever replaces another's.
     """
 
-    def __init__(self, out_dir: str | Path, tasks: list[str], formats: list[str] | None = None) -> None:
+    def __init__(self, out_dir: str | Path, tasks: list[str], formats: list[str] | None = None, *,
+                 overwrite: bool = False) -> None:
         from .plugin_manager import get_plugins
-        from .registry import load_object
 
         registry = get_plugins().writers
         if formats is None:
@@ -152,14 +225,11 @@ class SaveWriters:
                     raise UsageError(f"--save-as {name} writes {', '.join(spec.tasks)} results; "
                                      f"none of them runs (running: {', '.join(tasks)})")
                 specs.append(spec)
-        self.out_dir = Path(out_dir)
-        self.writers = []
+        self.out_dir = check_folder(out_dir, overwrite)
+        self.writers: list[tuple[Any, Any]] = []  # (spec, writer)
         try:
             for spec in specs:
-                cls = load_object(spec.factory)
-                if not callable(cls):
-                    raise PluginError(f"plugin {spec.plugin!r}: writer {spec.factory} is not a class")
-                self.writers.append(cls(self.out_dir))
+                self.writers.append((spec, _open_writer(spec, self.out_dir, overwrite)))
         except BaseException:
             self.close()
             raise
@@ -167,18 +237,55 @@ class SaveWriters:
 
     @property
     def written(self) -> list[Path]:
-        return [p for w in self.writers for p in getattr(w, "written", [])]
+        return [p for _, w in self.writers for p in getattr(w, "written", [])]
+
+    @property
+    def notes(self) -> list[str]:
+        """One line each that a writer wants the user to read (a video saved at a default rate)."""
+        return [n for _, w in self.writers for n in getattr(w, "notes", [])]
 
     def write(self, result: FrameResult) -> None:
-        for writer in self.writers:
-            writer.write(result)
+        for spec, writer in self.writers:
+            _guarded(spec, "write", writer.write, result)
 
     def close(self) -> None:
-        for writer in getattr(self, "writers", []):
-            writer.close()
+        """Close every writer (each publishes its files); the failures, if any, in one line."""
+        problems = []
+        for spec, writer in getattr(self, "writers", []):
+            try:
+                _guarded(spec, "close", writer.close)
+            except VisionkitError as exc:
+                problems.append(str(exc))
+        self.writers = [] if problems else getattr(self, "writers", [])
+        if problems:
+            raise InputError("; ".join(problems))
 
     def __enter__(self) -> "SaveWriters":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _open_writer(spec: Any, out_dir: Path, overwrite: bool) -> Any:
+    from .registry import load_object
+
+    cls = load_object(spec.factory)
+    if not callable(cls):
+        raise PluginError(f"plugin {spec.plugin!r}: writer {spec.factory} is not a class")
+    try:
+        takes = "overwrite" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        takes = False
+    return _guarded(spec, "open", lambda: cls(out_dir, overwrite=overwrite) if takes else cls(out_dir))
+
+
+def _guarded(spec: Any, what: str, call: Any, *args: Any) -> Any:
+    """A writer's call; a plugin's bug (not our one-line errors) is named after its writer."""
+    try:
+        return call(*args)
+    except (VisionkitError, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        raise PluginError(f"the {spec.name!r} writer of plugin {spec.plugin!r} failed to {what}: "
+                          f"{describe_failure(exc)}") from exc

@@ -27,7 +27,6 @@ import numpy as np
 
 from visionkit.boxes import decode_deltas, nms, to_image
 from visionkit.cards import ModelCard
-from visionkit.errors import ModelError
 from visionkit.results import Detections
 from visionkit.parts import load_parts
 from visionkit.runtime import OnnxModel, feature_feeds

@@ -13,6 +13,7 @@ import numpy as np
 
 from visionkit.errors import InputError
 from visionkit.imageio import VIDEO_EXTENSIONS
+from visionkit.outputs import save_bytes
 from visionkit.results import FrameResult
 
 FILE_NAME = "detections.json"
@@ -30,8 +31,9 @@ class CocoWriter:
     DIR/detections.json``, which matches images by file name and classes by name.
     """
 
-    def __init__(self, out_dir: str | Path) -> None:
+    def __init__(self, out_dir: str | Path, *, overwrite: bool = False) -> None:
         self.out_dir = Path(out_dir)
+        self.overwrite = overwrite
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -44,8 +46,8 @@ class CocoWriter:
 
     def write(self, result: FrameResult) -> None:
         det = result.results.get("detect")
-        if result.error is not None or det is None:
-            return  # nothing to score: a failed input, or a run without detect
+        if det is None:
+            return  # nothing to score: a failed input, or a frame where detect itself failed
         self._images.append((result.source, result.frame, result.width, result.height))
         image_id = len(self._images)
         boxes = np.asarray(det.boxes, float).reshape(-1, 4)
@@ -72,7 +74,7 @@ class CocoWriter:
                "annotations": self._annotations}
         path = self.out_dir / FILE_NAME
         try:
-            path.write_text(json.dumps(doc), encoding="utf-8")
+            save_bytes(path, json.dumps(doc), self.overwrite)
         except OSError as exc:
             raise InputError(f"{path}: cannot write ({exc.strerror})") from None
         self.written.append(path)

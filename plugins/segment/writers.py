@@ -12,13 +12,15 @@ from pathlib import Path
 import cv2
 
 from visionkit.errors import InputError
+from visionkit.outputs import save_bytes
 from visionkit.results import FrameResult
 from visionkit.writers import is_stream, stem_of
 
 
 class MaskWriter:
-    def __init__(self, out_dir: str | Path) -> None:
+    def __init__(self, out_dir: str | Path, *, overwrite: bool = False) -> None:
         self.out_dir = Path(out_dir)
+        self.overwrite = overwrite
         self.written: list[Path] = []
         self._used: dict[str, int] = {}
 
@@ -29,9 +31,10 @@ class MaskWriter:
         stem = stem_of(result.source)
         n = self._used[stem] = self._used.get(stem, 0) + 1
         path = self.out_dir / (f"{stem}_mask.png" if n == 1 else f"{stem}_{n}_mask.png")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(path), mask.label_map):
-            raise InputError(f"{path}: cannot write the mask")
+        ok, png = cv2.imencode(".png", mask.label_map)
+        if not ok:
+            raise InputError(f"{path}: cannot encode the mask")
+        save_bytes(path, png.tobytes(), self.overwrite)
         self.written.append(path)
 
     def close(self) -> None:

@@ -15,13 +15,13 @@ import os
 import sys
 from typing import Sequence
 
-from ..errors import DependencyError, UsageError, VisionkitError
+from ..errors import DependencyError, UsageError, VisionkitError, describe_failure, printable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import data_cmd, eval_cmd, gui_cmd, models_cmd, plugins_cmd, predict_cmd, train_cmd
+    from . import data_cmd, eval_cmd, gui_cmd, models_cmd, plugin_cmd, plugins_cmd, predict_cmd, train_cmd
 
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: otherwise a subcommand's default would overwrite `visionkit --debug predict ...`
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"visionkit {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (predict_cmd, eval_cmd, models_cmd, plugins_cmd, data_cmd, train_cmd, gui_cmd):
+    for module in (predict_cmd, eval_cmd, models_cmd, plugins_cmd, plugin_cmd, data_cmd, train_cmd, gui_cmd):
         module.register(sub, common)
     return parser
 
@@ -49,7 +49,19 @@ def _version() -> str:
         return "unknown"
 
 
+def _safe_streams() -> None:
+    """A name that is not UTF-8 must never crash printing: show it escaped instead."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a stream already written to in another mode
+                pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _safe_streams()
     parser = build_parser()
     args = parser.parse_args(argv)  # argparse itself exits 2 on usage errors
     args.debug = getattr(args, "debug", False)
@@ -58,12 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         if args.debug:
             raise
-        print(f"visionkit: error: {exc}", file=sys.stderr)
+        print(f"visionkit: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except (VisionkitError, DependencyError) as exc:
         if args.debug:
             raise
-        print(f"visionkit: error: {exc}", file=sys.stderr)
+        print(f"visionkit: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("visionkit: interrupted", file=sys.stderr)
@@ -76,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so in one line, point at --debug
         if args.debug:
             raise
-        print(f"visionkit: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+        print(f"visionkit: internal error: {printable(describe_failure(exc))} (run with --debug for the traceback)",
               file=sys.stderr)
         return EXIT_FAILED
 

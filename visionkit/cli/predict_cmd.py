@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import UsageError
+from ..errors import UsageError, printable
 from .model_args import add_model_option, split_models, task_of
 from .task_options import add_option_argument, alias_options, apply_options, merged, parse_options
 
@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--save-as", metavar="FORMAT[,FORMAT]",
                    help="what --save writes, comma-separated (`visionkit plugins` lists the writers: "
                         "images, jsonl, masks, coco, ...)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="--save into a folder that already holds files, replacing same-named ones")
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     p.set_defaults(func=run)
 
@@ -73,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
 
     json_out = JsonLinesWriter(sys.stdout) if args.json else None
     formats = [f.strip() for f in args.save_as.split(",") if f.strip()] if args.save_as else None
-    saver = SaveWriters(args.save, pipeline.task_names, formats) if args.save else None
+    if args.overwrite and not args.save:
+        raise UsageError("--overwrite is about --save DIR; give --save DIR too")
+    saver = SaveWriters(args.save, pipeline.task_names, formats, overwrite=args.overwrite) if args.save else None
     failed = done = 0
     source = open_input(args.sources, recursive=args.recursive)
     total = source.expected_length
@@ -87,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
                 if not result.ok:
                     failed += 1
                     bar.clear()
-                    sys.stderr.write(f"error: {result.error}\n")
+                    sys.stderr.write(f"error: {printable(result.error)}\n")
                 if result.results:
                     if json_out:
                         json_out.write(result)
@@ -97,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
                         failed += result.ok  # counted once, even when the frame had failed too
         finally:
             if saver:
-                saver.close()
+                saver.close()  # publishes videos and results files; a failure is one line, exit 1
+    for note in saver.notes if saver else []:
+        sys.stderr.write(f"note: {printable(note)}\n")
     if not json_out:
         _print_summary(done, failed, pipeline, saver)
     return 1 if failed else 0
@@ -114,7 +120,7 @@ def _saved(saver, result, bar) -> bool:
     except VisionkitError as exc:
         bar.clear()
         where = result.source if result.frame == 0 else f"{result.source} (frame {result.frame})"
-        sys.stderr.write(f"error: {where}: cannot save: {exc}\n")
+        sys.stderr.write(f"error: {printable(where)}: cannot save: {printable(str(exc))}\n")
         return False
 
 
@@ -122,8 +128,8 @@ def _print_human(result) -> None:
     from ..results import summarize
 
     where = result.source if result.frame == 0 else f"{result.source}#{result.frame}"
-    parts = [f"{task}: {summarize(res)}" for task, res in result.results.items()]
-    print(f"{where}  " + "  ".join(parts) + f"  ({result.timings_ms.get('total', 0):.1f} ms)")
+    parts = [f"{task}: {printable(summarize(res))}" for task, res in result.results.items()]
+    print(f"{printable(where)}  " + "  ".join(parts) + f"  ({result.timings_ms.get('total', 0):.1f} ms)")
 
 
 def _print_summary(done: int, failed: int, pipeline, saver) -> None:

@@ -42,7 +42,8 @@ class FrameError:
     def from_exception(cls, exc: BaseException, source: str, index: int | None = None) -> "FrameError":
         """Our errors read ``"<source>: <reason>"``; keep only the reason."""
         message = " ".join(str(exc).split()) or type(exc).__name__
-        prefix = f"{source}: "
+        # the message's whitespace is folded to one line; fold the source the same way to find it
+        prefix = " ".join(f"{source}:".split()) + " "
         return cls(source, index, message[len(prefix):] if message.startswith(prefix) else message)
 
 
