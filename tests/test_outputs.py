@@ -156,3 +156,25 @@ def test_odd_file_names_print_escaped_on_one_line(tmp_path, tiny_models, capfd):
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert errors == [f"error: {folder}/bad\\nname.png: not an image (starts with 'junk')"]
     assert "Traceback" not in err and "internal error" not in err
+
+
+def test_special_files_are_refused_without_waiting(tmp_path, tiny_models):
+    """A FIFO named like an image or a video, given directly or found in a folder, is refused
+    at once; the good inputs after it still run."""
+    import os
+
+    ok, png = cv2.imencode(".png", np.zeros((32, 32, 3), np.uint8))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    os.mkfifo(folder / "a_pipe.jpg")
+    (folder / "b_good.png").write_bytes(png.tobytes())
+    os.mkfifo(tmp_path / "clip.mp4")
+    cmd = [sys.executable, "-m", "visionkit", "predict", str(tmp_path / "clip.mp4"), str(folder / "a_pipe.jpg"),
+           str(folder), "--model", str(tiny_models["head"])]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {tmp_path}/clip.mp4: is a FIFO (named pipe), not a regular file",
+                      f"error: {folder}/a_pipe.jpg: is a FIFO (named pipe), not a regular file",
+                      f"error: {folder}/a_pipe.jpg: is a FIFO (named pipe), not a regular file"]
+    assert "b_good.png  classify:" in proc.stdout

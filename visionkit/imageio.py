@@ -21,6 +21,7 @@ Choices:
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,9 +102,52 @@ def _check_pixels(source: str, width: int, height: int, limit: int) -> None:
         )
 
 
+def not_regular(mode: int) -> str | None:
+    """What a file of this ``st_mode`` is when it is not a regular file (FIFO, device, ...)."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def check_regular_file(path: str | os.PathLike, source: str | None = None) -> None:
+    """Refuse what is not a regular file before anything opens it: reading a FIFO or a
+    device named ``x.jpg`` would wait forever (or never end)."""
+    source = source or os.fsdecode(os.fspath(path))
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise InputError(f"{source}: no such file or directory") from None
+    except PermissionError:
+        raise InputError(f"{source}: permission denied") from None
+    except OSError as exc:  # a symlink loop, a name too long
+        raise InputError(f"{source}: cannot read ({exc.strerror or exc})") from None
+    what = not_regular(mode)
+    if what is not None:
+        raise InputError(f"{source}: is {what}, not a regular file")
+
+
+def _open_regular(path, source: str):
+    """Open for reading without ever blocking: O_NONBLOCK keeps a FIFO's open from waiting
+    for a writer, and the descriptor's own fstat decides (no race with a renamed file)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        what = not_regular(os.fstat(fd).st_mode)
+        if what is not None:
+            raise InputError(f"{source}: is {what}, not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _read_file(path, source: str) -> bytes:
     try:
-        with open(path, "rb") as f:
+        with _open_regular(path, source) as f:
             head = f.read(64)
             if not head:
                 raise InputError(f"{source}: empty file")

@@ -17,7 +17,7 @@ from typing import Iterator
 import cv2
 
 from ..errors import InputError
-from ..imageio import describe_start, opencv_quiet, to_rgb8
+from ..imageio import check_regular_file, describe_start, opencv_quiet, to_rgb8
 from .base import Frame, FrameError, Source
 
 # FFmpeg reads files everywhere it exists; CAP_ANY might hand a name with "%" in it to the
@@ -39,10 +39,7 @@ class VideoSource(Source):
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.name = os.fspath(path)
-        if not os.path.exists(self.name):
-            raise InputError(f"{self.name}: no such file or directory")
-        if os.path.isdir(self.name):
-            raise InputError(f"{self.name}: is a directory, not a video file")
+        check_regular_file(self.name)  # a FIFO named x.mp4 would block the decoder forever
         if os.path.getsize(self.name) == 0:
             raise InputError(f"{self.name}: empty file")
         capture = self._open()
