@@ -16,7 +16,7 @@ from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
-from visionkit.overlays import render
+from visionkit.overlays import PainterError, render
 from visionkit.results import FrameResult
 
 HINT = "Open an image, a folder, a video (Ctrl+O) or a camera (Ctrl+K), or drop files here"
@@ -39,6 +39,8 @@ def from_qimage(image: QImage) -> np.ndarray:
 
 class ImageCanvas(QGraphicsView):
     dropped = Signal(QMimeData)
+    #: a plugin's painter failed on this frame (one line); its layer is left out
+    painter_failed = Signal(str)
     MIN_ZOOM, MAX_ZOOM = 0.02, 64.0
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -104,7 +106,14 @@ class ImageCanvas(QGraphicsView):
             self.setSceneRect(self._hint.boundingRect())
             return
         self._hint.hide()
-        self.rendered = render(result, tasks=self.visible_tasks(), highlight=self.drawn_highlight())
+        tasks = self.visible_tasks()
+        while True:
+            try:
+                self.rendered = render(result, tasks=tasks, highlight=self.drawn_highlight())
+                break
+            except PainterError as exc:  # a plugin's painter: draw the rest, say which one failed
+                tasks = [t for t in tasks if t != exc.task]
+                self.painter_failed.emit(str(exc))
         old = self._item.pixmap().size()
         self._item.setPixmap(QPixmap.fromImage(to_qimage(self.rendered)))
         if self._item.pixmap().size() != old:

@@ -110,6 +110,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.player.speed.connect(self.worker.set_speed)
         self.player.camera.connect(self.open_source)
         self.canvas.dropped.connect(self.open_mime)
+        self.canvas.painter_failed.connect(self.show_error)
         self.panels.highlight_changed.connect(self.canvas.set_highlight)
 
         for name in (t for t in wanted if t not in installed):

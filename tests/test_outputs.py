@@ -178,3 +178,18 @@ def test_special_files_are_refused_without_waiting(tmp_path, tiny_models):
                       f"error: {folder}/a_pipe.jpg: is a FIFO (named pipe), not a regular file",
                       f"error: {folder}/a_pipe.jpg: is a FIFO (named pipe), not a regular file"]
     assert "b_good.png  classify:" in proc.stdout
+
+
+def test_a_video_that_decodes_fewer_frames_than_it_declares_says_so(tmp_path, tiny_models):
+    writer = cv2.VideoWriter(str(tmp_path / "full.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for i in range(20):
+        writer.write(np.random.default_rng(i).integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+    data = (tmp_path / "full.avi").read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])  # a recording cut off half-way: the header still says 20
+    cmd = [sys.executable, "-m", "visionkit", "predict", str(cut), "--model", str(tiny_models["head"]), "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    decoded = len(proc.stdout.splitlines())
+    assert proc.returncode == 0 and 0 < decoded < 20
+    assert f"note: {cut}: the file declares 20 frames; {decoded} could be decoded" in proc.stderr

@@ -73,6 +73,15 @@ def draw_legend(canvas: np.ndarray, entries: list[tuple[str, tuple[int, int, int
 
 
 
+class PainterError(PluginError):
+    """A plugin's painter failed; ``task`` is the task whose result it was drawing (the app
+    draws the frame without that layer and says why)."""
+
+    def __init__(self, task: str, message: str) -> None:
+        super().__init__(message)
+        self.task = task
+
+
 def painter_for(result: Any) -> tuple[int, Painter] | None:
     """The layer and painter registered for a result's kind, or None when no plugin draws it."""
     from .plugin_manager import get_plugins
@@ -131,5 +140,5 @@ def render(result: FrameResult, tasks: Iterable[str] | None = None,
             raise
         except BaseException as exc:  # a plugin's painter: name it, in one line
             kind = getattr(result.results[name], "kind", "?")
-            raise PluginError(f"the {kind!r} painter raised {describe_failure(exc)} drawing {name}") from exc
+            raise PainterError(name, f"the {kind!r} painter raised {describe_failure(exc)} drawing {name}") from exc
     return canvas

@@ -30,6 +30,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 from PySide6.QtCore import Signal, SignalInstance
 from PySide6.QtWidgets import QGroupBox, QScrollArea, QVBoxLayout, QWidget
 
+from visionkit.errors import describe_failure
 from visionkit.plugin_manager import get_plugins
 from visionkit.registry import load_object
 from visionkit.results import FrameResult
@@ -85,9 +86,12 @@ class PanelHost(QScrollArea):
                 if signal is not None:
                     signal.connect(lambda index, task=task, panel=panel: self._request(task, panel, index))
                 return panel
-            except Exception as exc:  # a plugin's panel must not take the app down
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a plugin's panel, even one calling sys.exit(): not the app
                 self._raw.add(task)
-                self._report(f"panel {spec.name!r} (plugin {spec.plugin}) failed: {exc}; showing raw results")
+                self._report(f"panel {spec.name!r} (plugin {spec.plugin}) failed: {describe_failure(exc)}; "
+                             "showing raw results")
         return GenericPanel(self._column)
 
     def _request(self, task: str, panel: QWidget, index: Any) -> None:
@@ -122,11 +126,13 @@ class PanelHost(QScrollArea):
             for task, result in frame.results.items():
                 try:
                     self._ensure(task, result).update_result(result, frame)
-                except Exception as exc:
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:  # a plugin's panel, even one calling sys.exit()
                     if task in self._raw:
                         raise
                     self._raw.add(task)
-                    self._report(f"{task}: panel failed ({type(exc).__name__}: {exc}); showing raw results")
+                    self._report(f"{task}: panel failed ({describe_failure(exc)}); showing raw results")
                     self._remove(task)
                     self._ensure(task, result).update_result(result, frame)
         finally:

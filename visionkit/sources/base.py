@@ -99,6 +99,12 @@ class Source:
     def __iter__(self) -> Iterator[Frame | FrameError]:
         raise NotImplementedError
 
+    @property
+    def notes(self) -> list[str]:
+        """One line each about what reading found that a user should know (a video that
+        decodes fewer frames than it declares), filled while iterating."""
+        return self.__dict__.setdefault("_notes", [])
+
     def close(self) -> None:
         """Release what the source holds; safe to call more than once."""
 

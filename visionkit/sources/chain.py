@@ -24,6 +24,10 @@ class ChainSource(Source):
         self.seekable = all(isinstance(p, FrameError) or (p.seekable and p.kind == "stills") for p in self.parts)
 
     @property
+    def notes(self) -> list[str]:
+        return [n for p in self.parts if isinstance(p, Source) for n in p.notes]
+
+    @property
     def kind(self) -> str:
         return "stills" if self.seekable else super().kind
 

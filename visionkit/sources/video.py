@@ -90,11 +90,14 @@ class VideoSource(Source):
             while True:
                 frame = self._decode(capture, index)
                 if frame is None:
-                    return
+                    break
                 yield frame
                 index += 1
         finally:
             capture.release()
+        if self._declared and index < self._declared:  # a cut-off recording: say so once
+            self.notes.append(f"{self.name}: the file declares {self._declared} frames; "
+                              f"{index} could be decoded")
 
     def _decode(self, capture: cv2.VideoCapture, index: int) -> Frame | None:
         """The frame the capture decodes next, numbered ``index``; None at the end."""
