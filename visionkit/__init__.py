@@ -27,6 +27,7 @@ _EXPORTS = {
     "evaluate": "visionkit.evaluators",
     "read_image": "visionkit.imageio",
     "AnnotatedWriter": "visionkit.writers",
+    "SaveWriters": "visionkit.writers",
     "JsonLinesWriter": "visionkit.writers",
     "VisionkitError": "visionkit.errors",
     "hookimpl": "visionkit.hookspecs",
