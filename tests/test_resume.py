@@ -104,13 +104,15 @@ def test_a_state_never_continues_another_run(tmp_path):
 
 
 def test_a_file_that_is_no_state_is_refused_in_one_line(tmp_path):
+    from visionkit.errors import ModelError
+
     junk = tmp_path / "run.state.pt"
     junk.write_bytes(b"<html>not a checkpoint</html>")
-    with pytest.raises(ResumeError, match="not a readable training state") as err:
+    with pytest.raises(ModelError, match="not a visionkit training state") as err:
         read_state(junk)
     assert "\n" not in str(err.value)
     torch.save({"state_dict": {}}, junk)
-    with pytest.raises(ResumeError, match="not a visionkit training state"):
+    with pytest.raises(ModelError, match="not a visionkit training state"):
         read_state(junk)
 
 
@@ -252,7 +254,7 @@ def test_train_classify_resumes_and_refuses_like_the_shared_recipe(tmp_path, mon
         classify_train.train_classify(out, **{**options, "lr": 0.5}, resume=True)
     resumed = classify_train.train_classify(out, **options, resume=True)
     assert not state.exists()
-    a = torch.load(reference["checkpoint"], weights_only=False)["state_dict"]
-    b = torch.load(resumed["checkpoint"], weights_only=False)["state_dict"]
+    a = torch.load(reference["checkpoint"], weights_only=True)["state_dict"]
+    b = torch.load(resumed["checkpoint"], weights_only=True)["state_dict"]
     for k in a:
         assert torch.equal(a[k], b[k]), k

@@ -61,7 +61,7 @@ def test_onnxruntime_matches_torch(trained):
     from visionkit.plugins.classify.train import MEAN, STD, build_model
 
     out, result = trained
-    ckpt = torch.load(result["checkpoint"], map_location="cpu", weights_only=False)
+    ckpt = torch.load(result["checkpoint"], map_location="cpu", weights_only=True)  # plain data only
     model = build_model(ckpt["arch"], len(ckpt["labels"]))
     model.load_state_dict(ckpt["state_dict"])
     model.eval()

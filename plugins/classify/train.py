@@ -33,6 +33,7 @@ from visionkit.cards import InputSpec
 from visionkit.data.shapeworld import CLASSES, classify_dataset
 from visionkit.nn.augment import Augment, normalize, to_float
 from visionkit.nn.backbones import ARCHS, Backbone
+from visionkit.nn.checkpoints import load_checkpoint, save_checkpoint
 from visionkit.nn.export import PixelInput, export_backbone, export_head, provenance, verify_onnx
 from visionkit.nn.heads import Batch, ExportContext, HeadLoss, SharedHead
 from visionkit.nn.train_state import saved_state
@@ -218,7 +219,7 @@ def train_classify(
         "provenance": provenance(seed=seed, data=data, command=command, recipe=recipe),
     }
     ckpt_path = out / f"{name}_classify.pt"
-    torch.save(ckpt, ckpt_path)
+    save_checkpoint(ckpt, ckpt_path)
     state_path.unlink(missing_ok=True)  # the checkpoint holds all of it now
     exported = export_checkpoint(ckpt, out, progress=progress)
     seconds = time.monotonic() - t0
@@ -232,7 +233,7 @@ def export_checkpoint(ckpt: str | Path | Mapping[str, Any], out_dir: str | Path,
     """Export a checkpoint of :func:`train_classify` as ``<name>_backbone.onnx`` and
     ``<name>_classify.onnx`` in ``out_dir``, check both against torch; returns paths and cards."""
     if not isinstance(ckpt, Mapping):
-        ckpt = torch.load(str(ckpt), map_location="cpu", weights_only=False)
+        ckpt = load_checkpoint(ckpt)
     labels = list(ckpt["labels"])
     model = build_model(ckpt["arch"], len(labels), ckpt.get("drop_rate", 0.0))
     model.load_state_dict(ckpt["state_dict"])

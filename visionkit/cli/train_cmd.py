@@ -153,22 +153,27 @@ def run(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     path = Path(args.checkpoint)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{path}: no such checkpoint")
-    torch = require("torch", "train")
+    require("torch", "train")
     require("onnx", "train")
     from visionkit.plugins.classify.train import export_checkpoint
 
+    from ..nn.checkpoints import load_checkpoint
+
+    ckpt = load_checkpoint(path)  # plain data only: a file's code is refused, never run
     try:
-        ckpt = torch.load(str(path), map_location="cpu", weights_only=False)
-        if isinstance(ckpt, dict) and ckpt.get("kind") == "visionkit.train_state":
+        if ckpt.get("kind") == "visionkit.train_state":
             from ..nn.recipes.bundle import checkpoint_of_state
 
             ckpt = checkpoint_of_state(ckpt, str(path))  # a run's progress, exported mid-run
-        if not isinstance(ckpt, dict) or "state_dict" not in ckpt or not ("arch" in ckpt or "recipe" in ckpt):
+        if "state_dict" not in ckpt or not ("arch" in ckpt or "recipe" in ckpt):
             raise ValueError("not a visionkit training checkpoint")
-    except Exception as exc:  # unpickling errors come in many types
-        raise ModelError(f"{path}: cannot read checkpoint ({exc})") from None
+    except ValueError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+    except (KeyError, TypeError, AttributeError):
+        raise ModelError(f"{path}: not a visionkit training checkpoint (its fields are missing or "
+                         "of another kind)") from None
     if ckpt.get("kind") == "shapeworld":
         from ..nn.recipes.bundle import export_checkpoint as export_shared_checkpoint
 

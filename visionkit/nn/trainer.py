@@ -38,7 +38,8 @@ import torch
 from torch import Tensor, nn
 
 from ..progress import Progress
-from .train_state import STATE_VERSION, ResumeError, save_atomic, saved_state
+from .checkpoints import plain, save_checkpoint
+from .train_state import STATE_VERSION, ResumeError, random_states, restore_random_states, saved_state
 
 __all__ = [
     "ArrayBatches", "History", "TrainConfig", "bf16_pays", "fit", "lr_at", "make_optimizer",
@@ -290,7 +291,7 @@ def fit(model: nn.Module, train_data: BatchSource, val_data: BatchSource | None,
     if cfg.bf16 == "auto":
         log(f"precision: {'bfloat16 autocast' if bf16 else 'float32 (bfloat16 is slower on this CPU)'}")
     # the state records the config as given, so "auto" resumes on a machine that decides otherwise
-    given_cfg = {k: v for k, v in asdict(cfg).items() if k not in ("progress", "threads")}
+    given_cfg = plain({k: v for k, v in asdict(cfg).items() if k not in ("progress", "threads")})
     cfg = replace(cfg, bf16=bf16)
     optimizer = make_optimizer(model, cfg)
     per_epoch = train_data.num_batches()
@@ -323,9 +324,7 @@ def fit(model: nn.Module, train_data: BatchSource, val_data: BatchSource | None,
         hist = History.from_dict(st["history"])
         hist.bf16 = bf16
         spent = float(st["seconds"])
-        random.setstate(st["rng"]["python"])
-        np.random.set_state(st["rng"]["numpy"])
-        torch.set_rng_state(st["rng"]["torch"])
+        restore_random_states(st["rng"])
         first_epoch = st["epoch"]
         if st["partial"] is not None:
             partial, partial_epoch_generator = st["partial"], st["epoch_generator"]
@@ -342,7 +341,7 @@ def fit(model: nn.Module, train_data: BatchSource, val_data: BatchSource | None,
              finished: bool = False) -> None:
         if state_path is None:
             return
-        save_atomic({
+        save_checkpoint({
             "kind": "visionkit.train_state", "version": STATE_VERSION, "finished": finished,
             "fingerprint": fingerprint, "extra": dict(extra or {}), "config": given_cfg,
             "per_epoch": per_epoch,
@@ -351,8 +350,7 @@ def fit(model: nn.Module, train_data: BatchSource, val_data: BatchSource | None,
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "best_value": list(best_value), "best_state": best_state, "stale": stale,
             "history": hist.to_dict(), "seconds": spent + time.monotonic() - t0,
-            "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
-                    "torch": torch.get_rng_state()},
+            "rng": random_states(),
         }, state_path)
         last_save[0] = time.monotonic()
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import onnx
-import torch
 
+from visionkit.nn.checkpoints import load_checkpoint, save_checkpoint
 from visionkit.nn.export import embed_card, provenance, read_card
 from visionkit.nn.heads import SharedHead, registered_heads
 
@@ -83,13 +83,10 @@ def train_and_export(
     ckpt = Path(checkpoint)
     state = state_path_for(ckpt)
     model, info = train(recipe, log=log, progress=progress, state_path=state, resume=resume)
-    ckpt.parent.mkdir(parents=True, exist_ok=True)
     prov = provenance(
         seed=recipe.seed, command=command, data={"generator": "shapeworld", "recipe": asdict(recipe)}
     )
-    torch.save(
-        {"kind": "shapeworld", "state_dict": model.state_dict(), "provenance": prov, **info}, str(ckpt)
-    )
+    save_checkpoint({"kind": "shapeworld", "state_dict": model.state_dict(), "provenance": prov, **info}, ckpt)
     log(f"saved {ckpt}")
     state.unlink(missing_ok=True)  # the checkpoint holds all of it now
     summary = export_checkpoint(ckpt, out, log=log, held_out=held_out)
@@ -133,11 +130,7 @@ def export_checkpoint(
     held_out: Mapping[str, tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
     """Export a ``train shapeworld`` checkpoint to ``out``, measure, and record the metrics."""
-    ckpt = (
-        checkpoint
-        if isinstance(checkpoint, Mapping)
-        else torch.load(str(checkpoint), map_location="cpu", weights_only=False)
-    )
+    ckpt = checkpoint if isinstance(checkpoint, Mapping) else load_checkpoint(checkpoint)
     if ckpt.get("kind") == "visionkit.train_state":
         ckpt = checkpoint_of_state(ckpt, "" if isinstance(checkpoint, Mapping) else str(checkpoint))
     recipe = Recipe(**ckpt["recipe"])
@@ -150,10 +143,9 @@ def export_checkpoint(
     log("exported " + ", ".join(f"{p.name} ({sizes[r]} MB)" for r, p in paths.items()))
     metrics = measure(out, held_out, log=log, heads=heads)
     hist = ckpt.get("history", {})
-    extra = {
-        "epochs_run": len(hist.get("epochs", [])),
-        "train_loss_last": float(hist["epochs"][-1]["train_loss"]) if hist.get("epochs") else float("nan"),
-    }
+    extra = {"epochs_run": len(hist.get("epochs", []))}
+    if hist.get("epochs"):  # a card holds finite numbers only: no loss before the first epoch
+        extra["train_loss_last"] = float(hist["epochs"][-1]["train_loss"])
     record(out, metrics, extra, heads)
     return {
         "paths": {r: str(p) for r, p in paths.items()},

@@ -32,7 +32,9 @@ from torch import Tensor, nn
 
 from visionkit.cards import InputSpec
 from visionkit.data.scene_arrays import SceneArrays, make_scene_arrays
+from visionkit.errors import ModelError, VisionkitError
 from visionkit.nn.backbones import ARCHS
+from visionkit.nn.checkpoints import load_checkpoint
 from visionkit.nn.heads import Batch, SharedHead, registered_heads
 from visionkit.nn.train_state import saved_state
 from visionkit.nn.trainer import TrainConfig, fit
@@ -194,7 +196,7 @@ def pretrain(
             resume=resume,
             **recipe.pretrain_options,
         )
-        ckpt = torch.load(result["checkpoint"], map_location="cpu", weights_only=False)
+        ckpt = load_checkpoint(result["checkpoint"])
     state = ckpt["state_dict"]
     parts = [("backbone.", model.backbone)]
     if "classify" in model.heads:
@@ -219,7 +221,7 @@ def reusable_pretrain(recipe: Recipe, workdir: Path) -> dict | None:
     if recipe.pretrain_options or not path.is_file():
         return None
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = load_checkpoint(path)
         made = ckpt["provenance"]
         same = (
             made["seed"] == recipe.seed
@@ -228,8 +230,8 @@ def reusable_pretrain(recipe: Recipe, workdir: Path) -> dict | None:
             and all(v == DEFAULTS[k] for k, v in made["recipe"].items() if k in DEFAULTS)
             and made["recipe"].get("augment", repr(AUGMENT)) == repr(AUGMENT)
         )
-    except Exception:  # unreadable or from another version: train it again
-        return None
+    except (VisionkitError, KeyError, TypeError, AttributeError):
+        return None  # unreadable, not plain data, or from another version: train it again
     return ckpt if same else None
 
 
@@ -262,8 +264,12 @@ def train(
         log(f"stage 1: done before (top-1 {100 * stage1.get('top1', float('nan')):.2f}%), "
             "its weights are in the saved state")
     elif recipe.init:
-        init = torch.load(recipe.init, map_location="cpu", weights_only=False)
-        model.load_state_dict(init["state_dict"])
+        init = load_checkpoint(recipe.init)
+        try:
+            model.load_state_dict(init["state_dict"])
+        except (KeyError, TypeError, AttributeError, RuntimeError):  # no weights, or another model's
+            raise ModelError(f"{recipe.init}: not a 'visionkit train shapeworld' checkpoint of a "
+                             f"{recipe.arch} model with these heads") from None
         log(f"stage 2 starts from {recipe.init}")
         stage1 = dict(init.get("pretrain", {}))
     else:
