@@ -284,6 +284,7 @@ def test_version_1_cards_move_parts_and_config_out_of_options():
     from visionkit.cards import ModelCard
 
     card = ModelCard.from_dict({"task": "detect", "name": "d", "version": 1,
+                                "backbone": {"name": "b", "hash": "0123456789abcdef"},
                                 "options": {"box_head": "d_boxes.onnx", "figure_label": "figure", "score": 0.4}})
     assert card.parts == {"box_head": "d_boxes.onnx"} and card.config == {"figure_label": "figure"}
     assert card.options == {"score": 0.4} and card.version == 2
@@ -363,3 +364,19 @@ def test_plugins_that_exit_are_that_plugins_failure(counter_plugin, tmp_path, ca
         results = vk.predict(["quit://x", str(img)], tasks="classify")
     assert not results[0].ok and "source plugin 'q' raised SystemExit(3)" in results[0].error
     assert results[1].ok
+
+
+def test_a_cards_option_defaults_meet_the_tasks_limits(tmp_path):
+    import onnx
+
+    from visionkit.cards import ModelCard
+    from visionkit.errors import CardError
+
+    head = make_tiny_head(tmp_path / "h.onnx")
+    model = onnx.load(str(head))
+    card = ModelCard.from_json(model.metadata_props[0].value)
+    model.metadata_props[0].value = card.with_(options={"topk": 0}).to_json()
+    onnx.save(model, str(head))
+    make_tiny_backbone(tmp_path / "tiny_backbone.onnx")
+    with pytest.raises(CardError, match="h.onnx: card option classify.topk must be a positive whole number"):
+        vk.Pipeline(["classify"], model=head)

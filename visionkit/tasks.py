@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
-from .errors import ModelError, UsageError
+from .errors import CardError, ModelError, UsageError
 from .parts import load_parts
 from .preprocess import Transform
 from .runtime import OnnxModel, feature_feeds
@@ -91,7 +91,12 @@ class Task:
         self.config: dict[str, Any] = {k: v for k, v in card_options.items() if k not in self.default_options}
         self.config.update(dict(self.card.config) if self.card is not None else {})
         self.options: dict[str, Any] = dict(self.default_options)
-        self.options.update({k: v for k, v in card_options.items() if k in self.default_options})
+        for key, value in card_options.items():
+            if key in self.default_options:  # a card's defaults meet the limits users' values do
+                try:
+                    self.options[key] = self._checked(key, value)
+                except UsageError as exc:
+                    raise CardError(f"{model.path.name}: card option {exc}") from None
         self.set_options(**options)
         #: the card's other graphs by role, loaded and checked against the main model's backbone
         self.parts: dict[str, OnnxModel] = load_parts(model, self.required_parts) if model is not None else {}
