@@ -153,7 +153,9 @@ def _png_header(buf, to_end: bool):
             return size, orientation, "truncated PNG (no IEND chunk)"
         # a bad CRC would make libpng print to stderr and fail: refuse first, with the reason
         if zlib.crc32(view[pos + 4:end - 4]) != struct.unpack_from(">I", buf, end - 4)[0]:
-            return size, orientation, f"corrupt PNG (bad checksum in {kind.decode('latin-1')} chunk)"
+            # a crafted chunk type may hold any bytes, a line break too: name it safely
+            name = kind.decode("latin-1") if kind.isalpha() else kind.hex(" ")
+            return size, orientation, f"corrupt PNG (bad checksum in {name} chunk)"
         if kind == b"eXIf":
             orientation = _exif_orientation(view[pos + 8:end - 4])
         if kind == b"IEND":
@@ -175,7 +177,8 @@ def _other_size(fmt: str, buf):
             tags = _tiff_ifd0(buf, {256, 257})
             return (tags[256], tags[257]) if len(tags) == 2 else None
         if fmt == "PNM":
-            found = re.match(rb"P[1-7](?:\s+|#[^\n]*\n)+(\d+)(?:\s+|#[^\n]*\n)+(\d+)", buf[:1024])
+            # one whitespace byte per repetition: "\s+" inside "(...)+" backtracks exponentially
+            found = re.match(rb"P[1-7](?:\s|#[^\n]*\n)+(\d+)(?:\s|#[^\n]*\n)+(\d+)", buf[:1024])
             return (int(found[1]), int(found[2])) if found else None
         if fmt == "WebP":
             kind = bytes(buf[12:16])

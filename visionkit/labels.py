@@ -4,6 +4,9 @@ Accepted: one name per line; ``wnid name`` (ImageNet ``synset.txt``); ``index,na
 ``index name``; a JSON list; a JSON object or Python dict literal ``{index: name}``.
 "Clean" means the first synonym of a comma-separated list, without quotes or padding:
 ``n01440764 tench, Tinca tinca`` becomes ``tench``.
+
+A label file comes from anywhere: whatever it holds, the answer is a list of names or one
+:class:`~visionkit.errors.CardError` line saying why it is not a label file.
 """
 
 from __future__ import annotations
@@ -11,30 +14,75 @@ from __future__ import annotations
 import ast
 import json
 import re
+import reprlib
+import warnings
 from pathlib import Path
 from typing import Any
 
 from .errors import CardError
 
+#: ImageNet-21k's 21,843 names take under 1 MB; a larger file is not a label file
+MAX_LABEL_BYTES = 16 * 2**20
+
 _WNID = re.compile(r"^n\d{8}\s+(.*)$")
-_INDEXED = re.compile(r"^(\d+)\s*[,:\s]\s*(.+)$")
+# at most nine digits: no label file has a billion classes, and int() refuses very long digit runs
+_INDEXED = re.compile(r"^(\d{1,9})\s*[,:\s]\s*(.+)$")
+# control characters other than line breaks and tabs: a binary file, not names
+_BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+_short = reprlib.Repr()  # values in messages: one short line whatever their size or depth
+_short.maxstring = _short.maxother = 40
+_short.maxlevel = 2
 
 
 def clean_label(raw: Any) -> str:
-    """The first synonym, stripped of quotes and whitespace."""
-    text = str(raw).strip().strip("'\"").strip()
+    """The first synonym, stripped of quotes and whitespace, on one line."""
+    text = " ".join(str(raw).split()).strip("'\"").strip()
     first = text.split(",")[0].strip()
     return first or text
 
 
+def _name(value: Any, where: str, origin: str) -> str:
+    if not isinstance(value, str):
+        raise CardError(f"{origin}: label {where} must be a name (text), not {_short.repr(value)}")
+    return clean_label(value)
+
+
+def _index(key: Any) -> int | None:
+    """A class index written as an int or as digits, else None."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        return key
+    if isinstance(key, str) and re.fullmatch(r"\s*\d{1,9}\s*", key):
+        return int(key)
+    return None
+
+
 def _from_mapping(mapping: dict, origin: str) -> list[str]:
+    indexed = [(_index(k), v) for k, v in mapping.items()]
+    if any(i is None for i, _ in indexed):
+        raise CardError(f"{origin}: label keys must be class indices")
+    indexed.sort(key=lambda item: item[0])
+    if [i for i, _ in indexed] != list(range(len(indexed))):
+        raise CardError(f"{origin}: label indices must run 0..{len(indexed) - 1} without gaps")
+    return [_name(v, str(i), origin) for i, v in indexed]
+
+
+def _structured(text: str, origin: str) -> Any:
+    """A JSON document or Python literal; one-line errors for anything that does not parse."""
     try:
-        items = sorted((int(k), v) for k, v in mapping.items())
-    except (TypeError, ValueError):
-        raise CardError(f"{origin}: label keys must be class indices") from None
-    if [i for i, _ in items] != list(range(len(items))):
-        raise CardError(f"{origin}: label indices must run 0..{len(items) - 1} without gaps")
-    return [clean_label(v) for _, v in items]
+        return json.loads(text)
+    except RecursionError:
+        raise CardError(f"{origin}: label file nests too deeply to be a list of labels") from None
+    except ValueError:  # not JSON (JSONDecodeError is a ValueError): perhaps a Python dict literal
+        pass
+    try:
+        with warnings.catch_warnings():  # the parser warns on stderr about odd literals ("1x")
+            warnings.simplefilter("ignore")
+            return ast.literal_eval(text)
+    except (RecursionError, MemoryError):  # the parser's own limits on nesting
+        raise CardError(f"{origin}: label file nests too deeply to be a list of labels") from None
+    except (ValueError, SyntaxError, TypeError):
+        raise CardError(f"{origin}: looks like JSON but does not parse") from None
 
 
 def parse_labels(text: str, origin: str = "labels") -> list[str]:
@@ -42,18 +90,14 @@ def parse_labels(text: str, origin: str = "labels") -> list[str]:
     stripped = text.strip()
     if not stripped:
         raise CardError(f"{origin}: label file is empty")
+    if _BINARY.search(stripped):
+        raise CardError(f"{origin}: holds control characters, not label text (a binary file?)")
     if stripped[0] in "[{":
-        try:
-            data = json.loads(stripped)
-        except json.JSONDecodeError:
-            try:
-                data = ast.literal_eval(stripped)
-            except (ValueError, SyntaxError):
-                raise CardError(f"{origin}: looks like JSON but does not parse") from None
+        data = _structured(stripped, origin)
         if isinstance(data, dict):
             return _from_mapping(data, origin)
         if isinstance(data, list):
-            return [clean_label(v) for v in data]
+            return [_name(v, str(i), origin) for i, v in enumerate(data)]
         raise CardError(f"{origin}: expected a list or an object of labels")
 
     lines = [ln.strip() for ln in stripped.splitlines() if ln.strip()]
@@ -68,9 +112,15 @@ def parse_labels(text: str, origin: str = "labels") -> list[str]:
 def load_labels(path: str | Path) -> list[str]:
     p = Path(path)
     try:
+        size = p.stat().st_size
+        if size > MAX_LABEL_BYTES:
+            raise CardError(f"{p}: {size} bytes is too large for a label file "
+                            f"(at most {MAX_LABEL_BYTES // 2**20} MB)")
         text = p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise CardError(f"{p}: label file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CardError(f"{p}: cannot read label file ({exc})") from None
+    except UnicodeDecodeError:
+        raise CardError(f"{p}: not a label file (not UTF-8 text)") from None
+    except OSError as exc:
+        raise CardError(f"{p}: cannot read label file ({exc.strerror or exc})") from None
     return parse_labels(text, origin=str(p))

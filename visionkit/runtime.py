@@ -19,7 +19,8 @@ from typing import Literal
 import numpy as np
 import onnxruntime as ort
 
-from .cards import ModelCard, card_from_metadata, check_against_inputs, read_sidecar
+from .cards import (ModelCard, card_from_metadata, check_against_inputs, read_card_file, read_sidecar,
+                    sidecar_path)
 from .errors import CardError, ModelError, UsageError
 
 Device = Literal["auto", "cpu", "cuda"]
@@ -154,10 +155,7 @@ def _explain_load_failure(path: Path, exc: BaseException) -> str:
 def read_card(path: Path, session: ort.InferenceSession, card_path: str | Path | None = None) -> ModelCard:
     """The card for a model: explicit file, then sidecar, then the one embedded in the ONNX."""
     if card_path is not None:
-        p = Path(card_path)
-        if not p.is_file():
-            raise CardError(f"{p}: no such card file")
-        return ModelCard.from_json(p.read_text(encoding="utf-8"), origin=str(p))
+        return read_card_file(card_path)
     card = read_sidecar(path)
     if card is None:
         card = card_from_metadata(session.get_modelmeta().custom_metadata_map, origin=path.name)
@@ -181,8 +179,18 @@ def open_session(path: Path, providers: list[str], threads: int | None = None) -
         raise ModelError(_explain_load_failure(path, exc)) from exc
 
 
-_sessions: dict[tuple, OnnxModel] = {}
+_models: dict[tuple, OnnxModel] = {}
+_sessions: dict[tuple, ort.InferenceSession] = {}
 _lock = threading.Lock()
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(modification time, size) of a file, or None where there is none: a cache key part."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
 def load_model(
@@ -194,8 +202,11 @@ def load_model(
 ) -> OnnxModel:
     """Load (or reuse) the session for a model file, with its card checked against its inputs.
 
-    Sessions are cached per (file, modification time, device, threads, card), so every
-    pipeline in a process that names the same model shares one session.
+    A model is reused while the path it was named by, the file, its card (the explicit card
+    file or the sidecar beside that path), the device and the threads stay the same; so a
+    model reached through a link with a sidecar of its own gets that sidecar's card, and an
+    edited sidecar takes effect at the next load. Models whose paths lead to the same file
+    share one onnxruntime session.
     """
     p = Path(path).expanduser()
     if not p.is_file():
@@ -203,23 +214,29 @@ def load_model(
     st = p.stat()
     if st.st_size == 0:
         raise ModelError(f"{p.name}: empty file")
-    key = (str(p.resolve()), st.st_mtime_ns, st.st_size, device, threads, str(card))
+    card_file = Path(card).absolute() if card is not None else sidecar_path(p.absolute())
+    file_key = (str(p.resolve()), st.st_mtime_ns, st.st_size, device, threads)
+    key = (str(p.absolute()), *file_key, str(card_file), _stamp(card_file))
     with _lock:
-        cached = _sessions.get(key)
+        cached = _models.get(key)
+        session = _sessions.get(file_key)
     if cached is not None:
         return cached
 
-    session = open_session(p, providers_for(device), threads)
+    if session is None:
+        session = open_session(p, providers_for(device), threads)
     model_card = read_card(p, session, card)
     model = OnnxModel(p, session, model_card, device, threads)
     check_against_inputs(model_card, [(i.name, list(i.shape), i.type) for i in model.inputs], p.name)
     with _lock:
-        _sessions[key] = model
+        _sessions[file_key] = session
+        _models[key] = model
     return model
 
 
 def clear_cache() -> None:
     with _lock:
+        _models.clear()
         _sessions.clear()
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..cards import InputSpec
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -74,6 +78,26 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
+#: the flag that sets each card input field, so a refused value is reported as the flag the user typed
+_FLAGS = {"input.size": "--size", "input.scale": "--scale", "input.mean": "--mean", "input.std": "--std",
+          "input.resize": "--resize", "input.crop": "--crop", "input.pad_value": "--pad-value",
+          "input.layout": "--layout"}
+
+
+def _input_spec(**fields: object) -> InputSpec:
+    """The card's input, checked by the same rules a loaded card meets; refusals name the flag."""
+    from ..cards import CardFieldError, InputSpec, shown
+
+    try:
+        return InputSpec(**fields)
+    except CardFieldError as exc:
+        flag = _FLAGS.get(exc.field)
+        if flag is None:
+            raise
+        allowed = exc.allowed.removesuffix(" or null")  # a flag left out is the null
+        raise UsageError(f"{flag} must be {allowed}, not {shown(exc.value)}") from None
+
+
 def _check_output(task: str, output: str) -> None:
     """Refuse now an output the task could not decode later."""
     from ..plugin_manager import get_plugins, require_task
@@ -89,13 +113,7 @@ def _check_output(task: str, output: str) -> None:
 
 
 def run_card(args: argparse.Namespace) -> int:
-    from ..cards import (
-        ORT_TYPES,
-        InputSpec,
-        ModelCard,
-        check_against_inputs,
-        write_sidecar,
-    )
+    from ..cards import ORT_TYPES, ModelCard, check_against_inputs, write_sidecar
     from ..labels import load_labels
     from ..runtime import CPU, open_session
 
@@ -123,10 +141,11 @@ def run_card(args: argparse.Namespace) -> int:
     else:
         raise UsageError(f"{path.name}: input size is dynamic ({shape}); give --size HxW")
     scale = args.scale if args.scale is not None else (1.0 if dtype in ("uint8", "int8") else 1 / 255)
-    spec = InputSpec(size=size, layout=layout, dtype=dtype, channel_order=args.channel_order,
-                     scale=scale, mean=_triple(args.mean, "--mean"), std=_triple(args.std, "--std"),
-                     resize=args.resize, crop=args.crop, letterbox=args.letterbox is not None,
-                     letterbox_align=args.letterbox or "center", pad_value=args.pad_value, name=first.name)
+    spec = _input_spec(size=size, layout=layout, dtype=dtype, channel_order=args.channel_order,
+                       scale=scale, mean=_triple(args.mean, "--mean"), std=_triple(args.std, "--std"),
+                       resize=args.resize, crop=args.crop, letterbox=args.letterbox is not None,
+                       letterbox_align=args.letterbox or "center", pad_value=args.pad_value,
+                       name=first.name)
     _check_output(args.task, args.output)
     labels = tuple(load_labels(args.labels)) if args.labels else ()
     card = ModelCard(task=args.task, name=args.name or path.stem, input=spec, labels=labels,
