@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError, PluginError, UsageError, VisionkitError, describe_failure
-from .imageio import VIDEO_EXTENSIONS, write_image
+from .imageio import VIDEO_EXTENSIONS, opencv_quiet, write_image
 from .outputs import check_folder, discard, publish, temp_path
 from .overlays import render
 from .results import FrameResult
@@ -102,7 +102,8 @@ class _Video:
 
     def __init__(self, path: Path, size: tuple[int, int], fps: float) -> None:
         self.path, self.tmp, self.frames = path, temp_path(path), 0
-        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        with opencv_quiet():
+            self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
         if not self.writer.isOpened():
             self.writer.release()
             discard(self.tmp)
@@ -111,8 +112,9 @@ class _Video:
     def finish(self, overwrite: bool) -> None:
         """Close the file and check that it plays before it takes its name: OpenCV's writer
         reports no error when the disk fills up, it just leaves a file without frames."""
-        self.writer.release()
-        capture = cv2.VideoCapture(str(self.tmp))
+        with opencv_quiet():  # a failing writer logs a line per frame; the check below says it once
+            self.writer.release()
+            capture = cv2.VideoCapture(str(self.tmp))
         try:
             ok = capture.isOpened() and capture.read()[0]
         finally:
@@ -176,7 +178,8 @@ class AnnotatedWriter:
             h, w = canvas.shape[:2]
             video = _Video(self._unique(_stem(result.source), ".mp4"), (w, h), self._rate(result))
             self._videos[result.source] = video
-        video.writer.write(np.ascontiguousarray(canvas[..., ::-1]))
+        with opencv_quiet():
+            video.writer.write(np.ascontiguousarray(canvas[..., ::-1]))
         video.frames += 1
 
     def close(self) -> None:
