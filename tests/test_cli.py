@@ -54,7 +54,9 @@ def test_some_inputs_fail_exit_1_others_still_printed(images, tiny_models, tmp_p
     code, out, err = run_cli(["predict", bad, images / "a_red.png", tmp_path / "missing.png",
                               "--model", tiny_models["head"], "--json"], capsys)
     assert code == 1
-    assert len(out.splitlines()) == 1 and json.loads(out)["results"]["classify"]["labels"][0] == "red"
+    records = [json.loads(line) for line in out.splitlines()]  # every input once, failures too
+    assert [("error" in r) for r in records] == [True, False, True]
+    assert records[1]["results"]["classify"]["labels"][0] == "red"
     errors = [l for l in err.splitlines() if l.startswith("error:")]
     assert len(errors) == 2
     assert "notes.jpg" in errors[0] and "missing.png" in errors[1]

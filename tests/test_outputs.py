@@ -193,3 +193,40 @@ def test_a_video_that_decodes_fewer_frames_than_it_declares_says_so(tmp_path, ti
     decoded = len(proc.stdout.splitlines())
     assert proc.returncode == 0 and 0 < decoded < 20
     assert f"note: {cut}: the file declares 20 frames; {decoded} could be decoded" in proc.stderr
+
+
+def test_the_python_api_takes_lists_bgr_arrays_and_plots(tmp_path, tiny_models):
+    import visionkit as vk
+
+    pipe = vk.Pipeline(["classify"], model=tiny_models["head"])
+    red = np.zeros((64, 64, 3), np.uint8)
+    red[..., 0] = 255
+    good = tmp_path / "red.png"
+    write_image(good, red)
+    results = pipe([str(good), str(tmp_path / "missing.png"), red])
+    assert [r.ok for r in results] == [True, False, True] and "missing.png" in results[1].error
+    assert pipe((x for x in [red]))[0]["classify"].top[0] == "red"  # a generator too
+    assert pipe(red[..., ::-1].copy(), channel_order="bgr")["classify"].top[0] == "red"
+    assert pipe(red[..., ::-1].copy())["classify"].top[0] == "blue"  # taken as RGB unless told
+    r = results[0]
+    assert r.plot().shape == (64, 64, 3) and json.loads(r.to_json())["source"] == str(good)
+    assert r.save(tmp_path / "out.jpg").is_file()
+    streamed = list(pipe.stream([str(good), red], progress=True))
+    assert [s.ok for s in streamed] == [True, True]
+
+
+def test_json_output_has_every_input_once(tmp_path, tiny_models, capsys):
+    img = tmp_path / "a.png"
+    write_image(img, np.zeros((32, 32, 3), np.uint8))
+    (tmp_path / "b.png").write_bytes(b"junk")
+    assert main(["predict", str(img), str(tmp_path / "b.png"), "--model", str(tiny_models["head"]), "--json"]) == 1
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["source"] for r in records] == [str(img), str(tmp_path / "b.png")]
+    assert "error" not in records[0] and "not an image" in records[1]["error"] and records[1]["results"] == {}
+
+
+def test_an_unknown_flag_shows_the_subcommands_usage(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["predict", "x.png", "--bogus"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("usage: visionkit predict") and "--bogus" in err

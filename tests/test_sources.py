@@ -719,3 +719,19 @@ def test_open_seekable_asks_plugins_first():
         assert [source.read(0).index, source.read(0).index, source.read(0)] == [0, 1, None]
         with pytest.raises(PluginError, match="returned str, not a visionkit.sources.Source"):
             open_seekable("numbers://other")
+
+
+def test_a_network_stream_is_read_live_by_its_url():
+    from visionkit.sources import open_builtin
+
+    camera = GatedCamera()
+    opened = []
+    with CameraSource("rtsp://cam.local/live", capture_factory=lambda url: opened.append(url) or camera) as source:
+        assert source.live and source.name == "rtsp://cam.local/live" and opened == ["rtsp://cam.local/live"]
+        frames = iter(source)
+        camera.allow(1)
+        assert next(frames).source == "rtsp://cam.local/live"
+    with pytest.raises(InputError, match="remote images are not fetched"):
+        open_builtin("https://example.com/photos/cat.JPG?size=large")
+    with pytest.raises(InputError, match=r"rtsp://127\.0\.0\.1:9/x: cannot open the stream"):
+        open_builtin("rtsp://127.0.0.1:9/x")  # nothing listens on the loopback's port 9

@@ -60,6 +60,18 @@ def open_input(specs: Any, *, recursive: bool = False) -> Source:
     return open_sources(list(specs), recursive=recursive, opener=open_source)
 
 
+def _as_rgb(image: np.ndarray, channel_order: str) -> np.ndarray:
+    """An array in the channel order given, as RGB (arrays of grey or of several images too)."""
+    if channel_order == "rgb":
+        return image
+    if channel_order != "bgr":
+        raise UsageError(f"channel_order must be 'rgb' or 'bgr', not {channel_order!r}")
+    if image.ndim >= 3 and image.shape[-1] in (3, 4):
+        swapped = image[..., [2, 1, 0] + ([3] if image.shape[-1] == 4 else [])]
+        return np.ascontiguousarray(swapped)
+    return image
+
+
 def _parse_tasks(tasks: str | Sequence[str]) -> list[str]:
     names = tasks.split(",") if isinstance(tasks, str) else list(tasks)
     names = [n.strip() for n in names if n and n.strip()]
@@ -201,36 +213,73 @@ class Pipeline:
 
     # -- running ------------------------------------------------------------------------------
 
-    def __call__(self, image: str | Path | np.ndarray) -> FrameResult:
-        """Results for one image (a path or an RGB uint8 array); raises on a bad input."""
-        if isinstance(image, np.ndarray):
-            first = next(iter(ArraySource(image)))
-            item = Frame(image=first.image, source=first.source, index=self._arrays)
-            self._arrays += 1
-        else:
-            item = Frame(image=read_image(image), source=str(image), index=0)
+    def __call__(self, image: Any, *, channel_order: str = "rgb") -> Any:
+        """Results for one image (a path or a uint8 array), raising on a bad input; or, for a
+        list or generator of them, a list of results in which a bad input is a result with
+        ``error`` set (the others still run).
+
+        Arrays are taken as RGB; pass ``channel_order="bgr"`` for arrays from ``cv2.imread``
+        or ``cv2.VideoCapture`` (or read files with ``vk.read_image``, which gives RGB).
+        """
+        if not isinstance(image, (str, Path, np.ndarray)) and isinstance(image, Iterable):
+            return [self._one(item, channel_order, raise_errors=False) for item in image]
+        return self._one(image, channel_order, raise_errors=True)
+
+    def _one(self, image: Any, channel_order: str, raise_errors: bool) -> FrameResult:
+        try:
+            if isinstance(image, np.ndarray):
+                first = next(iter(ArraySource(_as_rgb(image, channel_order))))
+                item = Frame(image=first.image, source=first.source, index=self._arrays)
+                self._arrays += 1
+            elif isinstance(image, (str, Path)):
+                item = Frame(image=read_image(image), source=str(image), index=0)
+            else:
+                raise UsageError(f"a pipeline takes image paths or arrays, not {type(image).__name__}")
+        except VisionkitError as exc:
+            if raise_errors:
+                raise
+            name = str(image) if isinstance(image, (str, Path)) else "array"
+            return FrameResult(name, 0, 0, 0, self.provider, {}, {}, error=str(exc))
         result = self.predict_frame(item)
-        if result.error is not None:
+        if raise_errors and result.error is not None:
             raise VisionkitError(result.error)
         return result
 
-    def stream(self, source: Any, *, recursive: bool = False) -> Iterator[FrameResult]:
-        """One FrameResult per frame of any source; failed inputs come as results with ``error``."""
+    def stream(self, source: Any, *, recursive: bool = False, progress: bool = False,
+               channel_order: str = "rgb") -> Iterator[FrameResult]:
+        """One FrameResult per frame of any source; failed inputs come as results with ``error``.
+
+        :param progress: show a progress bar on stderr (count, rate, time left) as the CLI does.
+        :param channel_order: of arrays given as the source (``"bgr"`` for OpenCV's).
+        """
+        if isinstance(source, np.ndarray):
+            source = _as_rgb(source, channel_order)
         src = open_input(source, recursive=recursive)
         with src:
-            items = iter(src)
-            while True:
-                t0 = time.perf_counter()
-                item = next(items, _END)
-                decode_ms = (time.perf_counter() - t0) * 1e3
-                if item is _END:
-                    self.finish()
-                    return
-                if isinstance(item, FrameError):
-                    yield FrameResult(item.source, item.index or 0, 0, 0, self.provider,
-                                      {"decode": decode_ms}, {}, error=str(item))
-                else:
-                    yield self.predict_frame(item, decode_ms=decode_ms)
+            if not progress:
+                yield from self._stream(src)
+                return
+            from .progress import Progress
+
+            with Progress(src.expected_length, "predict") as bar:
+                for result in self._stream(src):
+                    bar.update(1)
+                    yield result
+
+    def _stream(self, src: Source) -> Iterator[FrameResult]:
+        items = iter(src)
+        while True:
+            t0 = time.perf_counter()
+            item = next(items, _END)
+            decode_ms = (time.perf_counter() - t0) * 1e3
+            if item is _END:
+                self.finish()
+                return
+            if isinstance(item, FrameError):
+                yield FrameResult(item.source, item.index or 0, 0, 0, self.provider,
+                                  {"decode": decode_ms}, {}, error=str(item))
+            else:
+                yield self.predict_frame(item, decode_ms=decode_ms)
 
     def predict_frame(self, frame: Frame, *, decode_ms: float | None = None) -> FrameResult:
         """Run every task on one decoded frame. Errors are returned in the result, not raised.

@@ -247,6 +247,24 @@ class FrameResult:
     def __getitem__(self, task: str) -> Any:
         return self.results[task]
 
+    def plot(self, tasks: Any = None) -> np.ndarray:
+        """The annotated picture (RGB uint8): what ``--save`` writes; ``tasks`` picks layers."""
+        from .overlays import render
+
+        return render(self, tasks=tasks)
+
+    def save(self, path: Any, *, overwrite: bool = True) -> Any:
+        """Write :meth:`plot` to ``path`` (the suffix picks the format); returns the path."""
+        from .imageio import write_image
+
+        return write_image(path, self.plot(), overwrite=overwrite)
+
+    def to_json(self) -> str:
+        """One line of the ``--json`` schema."""
+        import json
+
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,

@@ -37,7 +37,7 @@ class JsonLinesWriter:
 
     def write(self, result: FrameResult) -> None:
         try:
-            self.stream.write(json.dumps(result.to_dict(), separators=(",", ":")) + "\n")
+            self.stream.write(result.to_json() + "\n")
             self.stream.flush()
         except BrokenPipeError:
             raise  # the reader went away: the CLI stops quietly

@@ -63,7 +63,10 @@ def _safe_streams() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     _safe_streams()
     parser = build_parser()
-    args = parser.parse_args(argv)  # argparse itself exits 2 on usage errors
+    args, extra = parser.parse_known_args(argv)  # argparse itself exits 2 on usage errors
+    if extra:  # say it with the subcommand's usage, not the top level's
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     args.debug = getattr(args, "debug", False)
     try:
         return int(args.func(args) or 0)

@@ -197,7 +197,8 @@ def _settings_help() -> str:
 
 
 def _shown(value) -> str:
-    if value is None or value == -1.0:  # nothing to score (pycocotools writes -1)
+    # nothing to score: None, pycocotools' -1, or a NaN (a class absent from both sides)
+    if value is None or value == -1.0 or (isinstance(value, float) and value != value):
         return "-"
     if isinstance(value, float):
         return f"{value:.4f}"

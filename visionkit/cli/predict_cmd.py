@@ -92,10 +92,10 @@ def run(args: argparse.Namespace) -> int:
                     failed += 1
                     bar.clear()
                     sys.stderr.write(f"error: {printable(result.error)}\n")
+                if json_out:  # every input once: a failed one as a record with its "error"
+                    json_out.write(result)
                 if result.results:
-                    if json_out:
-                        json_out.write(result)
-                    else:
+                    if not json_out:
                         _print_human(result)
                     if saver and not _saved(saver, result, bar):
                         failed += result.ok  # counted once, even when the frame had failed too

@@ -22,30 +22,42 @@ from .base import Frame, FrameError, Source
 _CLOSED = "closed"
 
 
-class CameraSource(Source):
-    """Camera number ``index``. Grabbing starts on first iteration and stops on :meth:`close`.
+def open_network(url: str) -> Any:
+    """A capture of a network stream through OpenCV's FFmpeg backend."""
+    return cv2.VideoCapture(url, cv2.CAP_FFMPEG)
 
-    :param capture_factory: makes the capture object from the index (tests pass a fake with
-        ``isOpened()``, ``read()``, ``release()`` and ``set()``).
+
+class CameraSource(Source):
+    """Camera number ``index``, or a network stream (``rtsp://``, ``http(s)://`` video) given
+    as its URL: both are live, the newest frame wins. Grabbing starts on first iteration and
+    stops on :meth:`close`.
+
+    :param capture_factory: makes the capture object from the index or URL (tests pass a fake
+        with ``isOpened()``, ``read()``, ``release()`` and ``set()``).
     :param stall_timeout_s: end the stream (with a FrameError) when no frame has arrived for
         this long, e.g. a camera unplugged while in use.
     """
 
     live = True
 
-    def __init__(self, index: int, *, capture_factory: Callable[[int], Any] = cv2.VideoCapture,
+    def __init__(self, index: int | str, *, capture_factory: Callable[[Any], Any] | None = None,
                  stall_timeout_s: float = 5.0) -> None:
-        self.index = int(index)
-        self.name = f"webcam:{self.index}"
+        url = index if isinstance(index, str) else None
+        self.index = -1 if url is not None else int(index)
+        self.name = url if url is not None else f"webcam:{self.index}"
         self.stall_timeout_s = stall_timeout_s
+        if capture_factory is None:
+            capture_factory = open_network if url is not None else cv2.VideoCapture
         with opencv_quiet():  # a missing camera makes every backend log its own complaint
             try:
-                capture = capture_factory(self.index)
+                capture = capture_factory(url if url is not None else self.index)
             except cv2.error:
                 capture = None
         if capture is None or not capture.isOpened():
             if capture is not None:
                 capture.release()
+            if url is not None:
+                raise InputError(f"{url}: cannot open the stream ({_network_hint()})")
             raise InputError(f"{self.name}: no camera at index {self.index}")
         try:  # drivers queue a few frames by default: latency we do not want
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
@@ -130,6 +142,13 @@ class CameraSource(Source):
             self._ready.notify_all()
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout_s)
+
+
+def _network_hint() -> str:
+    """Why a stream URL may not open here: no FFmpeg backend, or FFmpeg without network."""
+    if not cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG):
+        return "this OpenCV has no FFmpeg backend, which network streams need"
+    return "unreachable, refused, or not a video stream"
 
 
 def _setting(capture: Any, prop: int) -> float | None:

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import InputError, VisionkitError
-from ..imageio import VIDEO_EXTENSIONS
+from ..imageio import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from .arrays import ArraySource
 from .base import FrameError, Source
 from .camera import CameraSource
@@ -18,6 +18,8 @@ from .files import FolderSource, GlobSource, ImageSource
 from .video import VideoSource
 
 _CAMERA_SPEC = re.compile(r"(?:webcam|camera|cam):(\d+)")
+#: network streams OpenCV's FFmpeg backend opens
+_STREAM_URL = re.compile(r"(?:rtsp|rtsps|rtmp|http|https|udp|tcp|srt)://", re.IGNORECASE)
 
 
 def camera_index(spec: Any) -> int | None:
@@ -47,6 +49,10 @@ def open_builtin(spec: Any, *, recursive: bool = False) -> Source:
     camera = camera_index(spec)
     if camera is not None:
         return CameraSource(camera)
+    if isinstance(spec, str) and _STREAM_URL.match(spec):
+        if os.path.splitext(spec.split("?", 1)[0])[1].lower() in IMAGE_EXTENSIONS:
+            raise InputError(f"{spec}: remote images are not fetched; download the file and give its path")
+        return CameraSource(spec)  # read live through FFmpeg: the newest frame wins
     if isinstance(spec, np.ndarray) or (
             isinstance(spec, (list, tuple)) and spec and all(isinstance(a, np.ndarray) for a in spec)):
         return ArraySource(spec)
