@@ -230,3 +230,19 @@ def test_an_unknown_flag_shows_the_subcommands_usage(capsys):
         main(["predict", "x.png", "--bogus"])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.startswith("usage: visionkit predict") and "--bogus" in err
+
+
+def test_save_keeps_the_input_format_and_with_recursive_the_folder_tree(tmp_path, tiny_models):
+    folder = tmp_path / "in"
+    write_image(folder / "a.jpg", np.zeros((32, 32, 3), np.uint8))
+    write_image(folder / "sub" / "b.png", np.zeros((32, 32, 3), np.uint8))
+    write_image(folder / "sub" / "deeper" / "a.jpg", np.zeros((32, 32, 3), np.uint8))
+    out = tmp_path / "out"
+    assert main(["predict", str(folder), "--recursive", "--model", str(tiny_models["head"]), "--save", str(out)]) == 0
+    made = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert made == ["a.jpg", "sub/b.png", "sub/deeper/a.jpg"]
+    assert (out / "a.jpg").read_bytes()[:2] == b"\xff\xd8"  # a JPEG, not a PNG named .jpg
+    flat = tmp_path / "flat"
+    assert main(["predict", str(folder / "a.jpg"), str(folder / "sub" / "deeper" / "a.jpg"),
+                 "--model", str(tiny_models["head"]), "--save", str(flat)]) == 0
+    assert sorted(p.name for p in flat.iterdir()) == ["a.jpg", "a_2.jpg"]  # clashes still get unique names

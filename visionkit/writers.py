@@ -86,9 +86,27 @@ def is_stream(source: str) -> bool:
     return source.startswith("webcam:") or Path(source).suffix.lower() in VIDEO_EXTENSIONS
 
 
-def stem_of(source: str) -> str:
-    """The file stem outputs for a source are named after (``webcam0`` for a camera)."""
+def stem_of(source: str, root: str | Path | None = None) -> str:
+    """The name outputs for a source are given, without suffix: the file's stem (``webcam0``
+    for a camera), or its path below ``root`` when it lies there (``--recursive`` keeps the
+    input folders' tree under the output folder)."""
+    if root is not None and not source.startswith("webcam:"):
+        try:
+            rel = Path(source).resolve().relative_to(Path(root).resolve())
+        except (ValueError, OSError):
+            return _stem(source)
+        return rel.with_suffix("").as_posix()
     return _stem(source)
+
+
+#: still formats written as they came in; others (GIF, PNM, ...) are written as PNG
+KEPT_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def still_suffix(source: str) -> str:
+    """The suffix an annotated still is written with: the input's own where it can be."""
+    suffix = Path(source).suffix.lower()
+    return suffix if suffix in KEPT_SUFFIXES else ".png"
 
 
 #: frames per second of a saved video whose source gives no usable rate
@@ -126,12 +144,16 @@ class _Video:
 
 
 class AnnotatedWriter:
-    """Annotated stills as ``DIR/<stem>.png``; frames of a video or camera as ``DIR/<stem>.mp4``,
-    at the source's frame rate (``fps`` overrides it; a source without a plausible rate gets
-    25 and a note in :attr:`notes`). Files appear only when complete."""
+    """Annotated stills as ``DIR/<stem><suffix>`` in the input's format (PNG for formats that
+    cannot be written); frames of a video or camera as ``DIR/<stem>.mp4``, at the source's
+    frame rate (``fps`` overrides it; a source without a plausible rate gets 25 and a note in
+    :attr:`notes`). With ``root``, inputs below it keep their sub-folders. Files appear only
+    when complete."""
 
-    def __init__(self, out_dir: str | Path, fps: float | None = None, *, overwrite: bool = False) -> None:
+    def __init__(self, out_dir: str | Path, fps: float | None = None, *, overwrite: bool = False,
+                 root: str | Path | None = None) -> None:
         self.out_dir = Path(out_dir)
+        self.root = root
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -139,17 +161,17 @@ class AnnotatedWriter:
         self.fps = fps
         self.overwrite = overwrite
         self._videos: dict[str, _Video] = {}
-        self._used: set[str] = set()
+        self._used: set[tuple[str, str]] = set()
         self.written: list[Path] = []
         #: one line each about what was written otherwise than asked (a default frame rate)
         self.notes: list[str] = []
 
     def _unique(self, stem: str, suffix: str) -> Path:
         name, n = stem, 1
-        while name in self._used:
+        while (name, suffix) in self._used:
             n += 1
             name = f"{stem}_{n}"
-        self._used.add(name)
+        self._used.add((name, suffix))
         return self.out_dir / f"{name}{suffix}"
 
     def _rate(self, result: FrameResult) -> float:
@@ -169,14 +191,14 @@ class AnnotatedWriter:
             return
         canvas = render(result)
         if not is_stream(result.source):
-            path = self._unique(_stem(result.source), ".png")
+            path = self._unique(stem_of(result.source, self.root), still_suffix(result.source))
             write_image(path, canvas, overwrite=self.overwrite)
             self.written.append(path)
             return
         video = self._videos.get(result.source)
         if video is None:
             h, w = canvas.shape[:2]
-            video = _Video(self._unique(_stem(result.source), ".mp4"), (w, h), self._rate(result))
+            video = _Video(self._unique(stem_of(result.source, self.root), ".mp4"), (w, h), self._rate(result))
             self._videos[result.source] = video
         with opencv_quiet():
             video.writer.write(np.ascontiguousarray(canvas[..., ::-1]))
@@ -208,10 +230,12 @@ class SaveWriters:
     :param tasks: the tasks that run (choose the defaults, and check a named format fits).
     :param overwrite: replace files already in ``out_dir``; without it a folder that holds
         files is refused up front, and no output ever replaces another's.
+    :param root: a folder whose tree the outputs keep (inputs below it are written below
+        ``out_dir`` at the same relative place), for writers that take ``root``.
     """
 
     def __init__(self, out_dir: str | Path, tasks: list[str], formats: list[str] | None = None, *,
-                 overwrite: bool = False) -> None:
+                 overwrite: bool = False, root: str | Path | None = None) -> None:
         from .plugin_manager import get_plugins
 
         registry = get_plugins().writers
@@ -232,7 +256,7 @@ class SaveWriters:
         self.writers: list[tuple[Any, Any]] = []  # (spec, writer)
         try:
             for spec in specs:
-                self.writers.append((spec, _open_writer(spec, self.out_dir, overwrite)))
+                self.writers.append((spec, _open_writer(spec, self.out_dir, overwrite=overwrite, root=root)))
         except BaseException:
             self.close()
             raise
@@ -270,17 +294,19 @@ class SaveWriters:
         self.close()
 
 
-def _open_writer(spec: Any, out_dir: Path, overwrite: bool) -> Any:
+def _open_writer(spec: Any, out_dir: Path, **offered: Any) -> Any:
+    """Build a writer with the keywords it takes among ``offered`` (``overwrite``, ``root``)."""
     from .registry import load_object
 
     cls = load_object(spec.factory)
     if not callable(cls):
         raise PluginError(f"plugin {spec.plugin!r}: writer {spec.factory} is not a class")
     try:
-        takes = "overwrite" in inspect.signature(cls).parameters
+        params = inspect.signature(cls).parameters
     except (TypeError, ValueError):
-        takes = False
-    return _guarded(spec, "open", lambda: cls(out_dir, overwrite=overwrite) if takes else cls(out_dir))
+        params = {}
+    kwargs = {k: v for k, v in offered.items() if k in params}
+    return _guarded(spec, "open", lambda: cls(out_dir, **kwargs))
 
 
 def _guarded(spec: Any, what: str, call: Any, *args: Any) -> Any:

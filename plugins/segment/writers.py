@@ -18,9 +18,10 @@ from visionkit.writers import is_stream, stem_of
 
 
 class MaskWriter:
-    def __init__(self, out_dir: str | Path, *, overwrite: bool = False) -> None:
+    def __init__(self, out_dir: str | Path, *, overwrite: bool = False, root: str | Path | None = None) -> None:
         self.out_dir = Path(out_dir)
         self.overwrite = overwrite
+        self.root = root
         self.written: list[Path] = []
         self._used: dict[str, int] = {}
 
@@ -28,7 +29,7 @@ class MaskWriter:
         mask = next((r for r in result.results.values() if getattr(r, "kind", "") == "segmentation"), None)
         if mask is None or is_stream(result.source):
             return
-        stem = stem_of(result.source)
+        stem = stem_of(result.source, self.root)
         n = self._used[stem] = self._used.get(stem, 0) + 1
         path = self.out_dir / (f"{stem}_mask.png" if n == 1 else f"{stem}_{n}_mask.png")
         ok, png = cv2.imencode(".png", mask.label_map)

@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     formats = [f.strip() for f in args.save_as.split(",") if f.strip()] if args.save_as else None
     if args.overwrite and not args.save:
         raise UsageError("--overwrite is about --save DIR; give --save DIR too")
-    saver = SaveWriters(args.save, pipeline.task_names, formats, overwrite=args.overwrite) if args.save else None
+    saver = SaveWriters(args.save, pipeline.task_names, formats, overwrite=args.overwrite,
+                        root=_tree_root(args)) if args.save else None
     failed = done = 0
     source = open_input(args.sources, recursive=args.recursive)
     total = source.expected_length
@@ -107,6 +108,19 @@ def run(args: argparse.Namespace) -> int:
     if not json_out:
         _print_summary(done, failed, pipeline, saver)
     return 1 if failed else 0
+
+
+def _tree_root(args: argparse.Namespace) -> str | None:
+    """With --recursive, the folder whose tree --save keeps: the input folders' common one."""
+    import os
+
+    folders = [os.path.abspath(s) for s in args.sources if os.path.isdir(s)]
+    if not args.recursive or not folders:
+        return None
+    try:
+        return os.path.commonpath(folders)
+    except ValueError:  # folders on different drives
+        return None
 
 
 def _saved(saver, result, bar) -> bool:
