@@ -380,3 +380,26 @@ def test_a_cards_option_defaults_meet_the_tasks_limits(tmp_path):
     make_tiny_backbone(tmp_path / "tiny_backbone.onnx")
     with pytest.raises(CardError, match="h.onnx: card option classify.topk must be a positive whole number"):
         vk.Pipeline(["classify"], model=head)
+
+
+def test_a_task_that_cannot_use_what_it_was_given_says_so_once(tmp_path, capsys):
+    """pose behind a detector that has no 'figure' class: one note, not silence."""
+    import shutil
+
+    import onnx
+
+    from visionkit.bundled import models_dir
+    from visionkit.cards import ModelCard
+
+    for name in ("shapeworld_detect.onnx", "shapeworld_detect_boxes.onnx"):
+        shutil.copy(models_dir() / name, tmp_path / name)
+    model = onnx.load(str(tmp_path / "shapeworld_detect.onnx"))
+    entry = next(p for p in model.metadata_props if p.key == "visionkit.card")
+    card = ModelCard.from_json(entry.value)
+    entry.value = card.with_(labels=tuple("person" if x == "figure" else x for x in card.labels)).to_json()
+    onnx.save(model, str(tmp_path / "shapeworld_detect.onnx"))
+    image = str(models_dir().parent / "samples" / "scene_figures.png")
+    assert main(["predict", image, image, "-t", "pose", "--model", f"detect={tmp_path / 'shapeworld_detect.onnx'}"]) == 0
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "has no class 'figure'" in notes[0] and "whole_image" in notes[0]

@@ -414,6 +414,12 @@ class Pipeline:
 
     # -- introspection ------------------------------------------------------------------------
 
+    @property
+    def notes(self) -> list[str]:
+        """What the tasks told the user so far (each once), e.g. a head that cannot use the
+        detector it was given."""
+        return [n for task in self.tasks.values() for n in getattr(task, "notes", [])]
+
     def models(self) -> dict[str, OnnxModel]:
         """Every loaded main model by role: ``backbone`` and one per task that has a model."""
         out = {"backbone": self.backbone} if self.backbone is not None else {}

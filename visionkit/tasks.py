@@ -101,6 +101,14 @@ class Task:
         #: the card's other graphs by role, loaded and checked against the main model's backbone
         self.parts: dict[str, OnnxModel] = load_parts(model, self.required_parts) if model is not None else {}
         self._input_name = model.inputs[0].name if model is not None else ""
+        #: lines for the user, each said once: what this task cannot do with what it was given
+        self.notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        """Tell the user something once (the CLI prints it at the end, the app shows it)."""
+        line = f"{self.name}: {text}" if self.name else text
+        if line not in self.notes:
+            self.notes.append(line)
 
     def set_options(self, **options: Any) -> None:
         unknown = set(options) - set(self.default_options)

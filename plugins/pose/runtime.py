@@ -43,10 +43,22 @@ class PoseTask(Task):
         if not isinstance(dets, Detections):
             raise ModelError("pose needs the detect task's figures (or whole_image=True)")
         label = self.config.get("figure_label", "figure")
+        self._check_detector(inputs, label)
         keep = np.array([lab == label for lab in dets.labels], bool) & (dets.scores >= self.options["score"])
         boxes, scores = dets.boxes[keep], dets.scores[keep]
         order = np.argsort(-scores, kind="stable")[: self.options["max_instances"]]
         return boxes[order], scores[order]
+
+    def _check_detector(self, inputs: TaskInputs, label: str) -> None:
+        """A detector without this head's instance class finds nothing to give it: say so."""
+        if inputs.context is None or self.notes:
+            return
+        detector = inputs.context.task("detect")
+        labels = detector.card.labels if detector.card is not None else ()
+        if labels and label not in labels:
+            self.note(f"{detector.model_name} has no class {label!r}, so this head ({self.model_name}) "
+                      f"gets no instances; it regresses the joints of {label}s only "
+                      "(give a detector that finds them, or -o pose.whole_image=true)")
 
     def forward(self, inputs: TaskInputs) -> list[np.ndarray]:
         boxes, scores = self._figures(inputs)

@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if saver:
                 saver.close()  # publishes videos and results files; a failure is one line, exit 1
-    for note in source.notes + (saver.notes if saver else []):
+    for note in source.notes + pipeline.notes + (saver.notes if saver else []):
         sys.stderr.write(f"note: {printable(note)}\n")
     if not json_out:
         _print_summary(done, failed, pipeline, saver)
