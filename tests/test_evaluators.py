@@ -171,3 +171,28 @@ def test_coco_writer_numbers_the_frames_of_a_video(tmp_path):
     assert names == [("walk_000000.png", 0), ("walk_000001.png", 1)]
     assert doc["categories"] == [{"id": 1, "name": "star"}]
     assert doc["annotations"][1]["bbox"] == [1.0, 2.0, 10.0, 20.0] and doc["annotations"][1]["image_id"] == 2
+
+
+def test_an_evaluator_that_exits_is_its_plugins_failure(tmp_path, capsys):
+    import types
+
+    from visionkit.cli import main
+    from visionkit.evaluators import Evaluator
+    from visionkit.hookspecs import hookimpl
+    from visionkit.plugin_manager import plugins_added
+    from visionkit.registry import EvaluatorSpec
+
+    class Quitter(Evaluator):
+        def check(self, data, settings):
+            raise SystemExit(2)
+
+    globals()["Quitter"] = Quitter
+
+    @hookimpl
+    def visionkit_register_evaluators(registry):
+        registry.add(EvaluatorSpec(name="quit", summary="", factory=f"{__name__}:Quitter", task="classify"))
+
+    with plugins_added(("q", types.SimpleNamespace(visionkit_register_evaluators=visionkit_register_evaluators))):
+        assert main(["eval", "quit", "--data", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "evaluator 'quit' of plugin 'q': check() raised SystemExit(2)" in err and len(err.splitlines()) == 1

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
-from .errors import PluginError, UsageError
+from .errors import PluginError, UsageError, VisionkitError, describe_failure
 
 
 @dataclass
@@ -73,6 +73,8 @@ class Evaluator:
     task: str = ""
     #: what users type: ``visionkit eval NAME`` (set from the spec)
     name: str = ""
+    #: the plugin that registered it (set from the spec), named when it fails
+    plugin: str = ""
     #: what ``--data`` is for this evaluator, for help texts, e.g. "an ImageFolder DIR/<class>/<image>"
     data_help: ClassVar[str] = "labelled data"
     #: the settings it takes and their defaults (``--set KEY=VALUE``, ``vk.evaluate(settings=)``)
@@ -145,9 +147,22 @@ def evaluator_for(name: str) -> Evaluator:
     if not (isinstance(cls, type) and issubclass(cls, Evaluator)):
         raise PluginError(f"plugin {spec.plugin!r}: evaluator {name!r} ({spec.factory}) "
                           "is not an Evaluator subclass")
-    evaluator = cls()
+    evaluator = _call(spec, "__init__", cls)
     evaluator.name, evaluator.task = spec.name, spec.task
+    evaluator.plugin = spec.plugin
     return evaluator
+
+
+def _call(spec_or_evaluator: Any, method: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """An evaluator's method; a plugin's bug there (even sys.exit()) is one line naming it."""
+    try:
+        return fn(*args, **kwargs)
+    except (VisionkitError, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        who = spec_or_evaluator
+        raise PluginError(f"evaluator {who.name!r} of plugin {who.plugin!r}: {method}() raised "
+                          f"{describe_failure(exc)}") from exc
 
 
 def evaluate(task: str, data: Any, pipeline: Any = None, *,
@@ -168,8 +183,8 @@ def evaluate(task: str, data: Any, pipeline: Any = None, *,
     :param options: task options ``{task: {key: value}}``, set after the evaluator's own.
     """
     evaluator = evaluator_for(task)
-    chosen = evaluator.resolve(settings)
-    evaluator.check(data, chosen)
+    chosen = _call(evaluator, "resolve", evaluator.resolve, settings)
+    _call(evaluator, "check", evaluator.check, data, chosen)
     if pipeline is None:
         from .pipeline import Pipeline
 
@@ -177,19 +192,20 @@ def evaluate(task: str, data: Any, pipeline: Any = None, *,
             models = {evaluator.task: models}
         models = dict(models or {})
         # a model for another task (pose's detector) runs that task too, with that model
-        names = list(dict.fromkeys([*models, *evaluator.tasks(chosen)]))
+        names = list(dict.fromkeys([*models, *_call(evaluator, "tasks", evaluator.tasks, chosen)]))
         pipeline = Pipeline(names, models=models or None, backbone=backbone, device=device)
-    evaluator.prepare(pipeline, chosen)
+    _call(evaluator, "prepare", evaluator.prepare, pipeline, chosen)
     for name, values in (options or {}).items():
         if name not in pipeline.tasks:
             running = ", ".join(pipeline.tasks) or "none"
             raise UsageError(f"option for task {name!r}, which is not running (running: {running})")
         pipeline.set_options(name, **dict(values))
-    return evaluator.evaluate(data, pipeline, chosen, progress=progress)
+    return _call(evaluator, "evaluate", evaluator.evaluate, data, pipeline, chosen, progress=progress)
 
 
 def score_files(task: str, gt: str | Path, dets: str | Path,
                 settings: Mapping[str, Any] | None = None) -> Report:
     """Score a results file against ground truth with ``task``'s evaluator (``--gt/--dets``)."""
     evaluator = evaluator_for(task)
-    return evaluator.score_files(gt, dets, evaluator.resolve(settings))
+    chosen = _call(evaluator, "resolve", evaluator.resolve, settings)
+    return _call(evaluator, "score_files", evaluator.score_files, gt, dets, chosen)

@@ -76,10 +76,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluators import evaluate, evaluator_for
+    from ..evaluators import evaluate, evaluator_for, score_files
 
     evaluator = evaluator_for(args.task)
-    settings = evaluator.resolve(_settings(args, evaluator.settings))
+    settings = _settings(args, evaluator.settings)
     if args.gt or args.dets:
         if args.data:
             raise UsageError("--data runs a model, --gt/--dets score a results file: give one or the other")
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         if args.model or args.backbone or args.score is not None or args.option:
             raise UsageError("--model, --backbone, --score and --option run a model on --data, "
                              "not on --gt/--dets")
-        report = evaluator.score_files(args.gt, args.dets, settings)
+        report = score_files(args.task, args.gt, args.dets, settings)
     elif args.data:
         single, by_task = split_models(args.model)
         report = evaluate(args.task, args.data, models=single or by_task, backbone=args.backbone,
