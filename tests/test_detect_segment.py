@@ -138,7 +138,8 @@ def test_card_output_must_name_a_decoder(tmp_path, capsys):
     model = tmp_path / "y.onnx"
     model.symlink_to(realworld("models", "detection", "yolox_nano_416x416.onnx"))
     assert main(["models", "card", str(model), "--task", "detect", "--output", "yolov99"]) == 2
-    assert "no detect decoder named 'yolov99' (installed: rcnn, yolox)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no detect decoder named 'yolov99'" in err and "rcnn" in err and "yolox" in err
 
 
 def test_detect_options_are_checked(yolox):
@@ -162,5 +163,5 @@ def test_a_model_whose_card_names_no_decoder_of_the_task_is_refused(tiny_models)
     head.metadata_props[0].value = card.to_json()
     assert head.metadata_props[0].key == METADATA_KEY
     onnx.save(head, str(tiny_models["head"]))
-    with pytest.raises(ModelError, match=r"card output 'logits' names no detect decoder \(installed: rcnn, yolox\)"):
+    with pytest.raises(ModelError, match=r"card output 'logits' names no detect decoder \(installed: [\w, ]*rcnn[\w, ]*yolox"):
         vk.Pipeline(["detect"], model=tiny_models["head"])

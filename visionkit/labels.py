@@ -5,6 +5,10 @@ Accepted: one name per line; ``wnid name`` (ImageNet ``synset.txt``); ``index,na
 "Clean" means the first synonym of a comma-separated list, without quotes or padding:
 ``n01440764 tench, Tinca tinca`` becomes ``tench``.
 
+Wherever a label file is accepted, so is the name of a label set visionkit ships
+(:data:`LABEL_SETS`: ``voc``, ``coco``, ``imagenet``); a file that happens to carry such a
+name is reached by its path (``./coco``).
+
 A label file comes from anywhere: whatever it holds, the answer is a list of names or one
 :class:`~visionkit.errors.CardError` line saying why it is not a label file.
 """
@@ -20,6 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CardError
+
+#: the label sets in ``visionkit/labelsets/``, by the name ``--labels`` takes
+LABEL_SETS = {
+    "voc": "Pascal VOC: background and its 20 classes (21)",
+    "coco": "COCO: its 80 object categories, in detectors' order",
+    "imagenet": "ImageNet-1k: 1000 classes, each synset's first name",
+}
 
 #: ImageNet-21k's 21,843 names take under 1 MB; a larger file is not a label file
 MAX_LABEL_BYTES = 16 * 2**20
@@ -109,7 +120,20 @@ def parse_labels(text: str, origin: str = "labels") -> list[str]:
     return [clean_label(ln) for ln in lines]
 
 
+def label_set(name: str) -> list[str]:
+    """The names of one of the shipped label sets (see :data:`LABEL_SETS`)."""
+    from importlib.resources import files
+
+    if name not in LABEL_SETS:
+        raise CardError(f"no label set {name!r} (label sets: {', '.join(LABEL_SETS)})")
+    text = files("visionkit.labelsets").joinpath(f"{name}.txt").read_text(encoding="utf-8")
+    return parse_labels(text, origin=f"label set {name}")
+
+
 def load_labels(path: str | Path) -> list[str]:
+    """Class names from a label file, or from a shipped label set given by its bare name."""
+    if isinstance(path, str) and path in LABEL_SETS:
+        return label_set(path)
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -118,7 +142,10 @@ def load_labels(path: str | Path) -> list[str]:
                             f"(at most {MAX_LABEL_BYTES // 2**20} MB)")
         text = p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise CardError(f"{p}: label file not found") from None
+        # a bare word was perhaps meant as a set's name: say which there are
+        bare = isinstance(path, str) and len(p.parts) == 1 and not p.suffix
+        hint = f" (label sets by name: {', '.join(LABEL_SETS)})" if bare else ""
+        raise CardError(f"{p}: label file not found{hint}") from None
     except UnicodeDecodeError:
         raise CardError(f"{p}: not a label file (not UTF-8 text)") from None
     except OSError as exc:

@@ -2,7 +2,8 @@
 
 Layout: ``runtime.py`` is the task (options, decoder lookup); ``rcnn.py`` runs the two-stage
 head on the shared backbone (numpy between its two graphs); ``decoders.py`` turns other
-families' raw outputs (YOLOX) into :class:`~visionkit.results.Detections`; ``painter.py``
+grid families' raw outputs (YOLOX, NanoDet) into :class:`~visionkit.results.Detections`;
+``decoders_faces.py`` reads face detectors (UltraFace; YuNet, with landmarks); ``painter.py``
 draws the boxes; ``writers.py`` writes a COCO results file; ``evaluate.py`` is COCO box AP;
 ``head.py`` and ``train.py`` are the torch half of the two-stage head; ``panel.py`` is the
 desktop app's detection table (Qt, imported only by the GUI).
@@ -29,6 +30,30 @@ def visionkit_register_decoders(registry):
         summary="YOLOX: grid/stride decode of (cx, cy, w, h, objectness, classes) rows",
         factory="visionkit.plugins.detect.decoders:decode_yolox",
         task="detect",
+    ))
+    registry.add(DecoderSpec(
+        name="nanodet",
+        summary="NanoDet: per-cell class scores and distributions of the box sides' distances (GFL)",
+        factory="visionkit.plugins.detect.decoders:decode_nanodet",
+        task="detect",
+    ))
+    registry.add(DecoderSpec(
+        name="ultraface",
+        summary="UltraFace: per-prior class probabilities and normalised corner boxes (faces)",
+        factory="visionkit.plugins.detect.decoders_faces:decode_ultraface",
+        task="detect",
+    ))
+    registry.add(DecoderSpec(
+        name="yunet",
+        summary="YuNet faces as boxes (2023 anchor-free or prior-box models)",
+        factory="visionkit.plugins.detect.decoders_faces:decode_yunet",
+        task="detect",
+    ))
+    registry.add(DecoderSpec(
+        name="yunet_landmarks",
+        summary="YuNet faces with their five landmarks (eyes, nose tip, mouth corners)",
+        factory="visionkit.plugins.detect.decoders_faces:decode_yunet_landmarks",
+        task="landmarks",
     ))
     registry.add(DecoderSpec(
         name="rcnn",

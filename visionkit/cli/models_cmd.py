@@ -1,16 +1,25 @@
-"""``visionkit models info PATH`` and ``visionkit models card MODEL.onnx --task ...``."""
+"""``visionkit models info PATH`` and ``visionkit models card MODEL.onnx --task ...``.
+
+A card is checked before it is written: the model runs once on a blank picture of the card's
+input size through the task and decoder the card names, so a decoder that cannot read the
+model's outputs is refused now, not once per image later. ``models info`` on a model without
+a card shows what the file says about itself (inputs, outputs, opsets, size), which
+decoders can read its outputs, and the ``models card`` command to start from.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from ..errors import UsageError
 
 if TYPE_CHECKING:
-    from ..cards import InputSpec
+    import onnxruntime as ort
+
+    from ..cards import InputSpec, ModelCard
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -35,13 +44,20 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         "  visionkit models card squeezenet.onnx --task classify --labels labels.txt \\\n"
         "      --channel-order bgr --scale 1 --output probs\n"
         "example (YOLOX detector: BGR 0-255, letterbox padded at the top left):\n"
-        "  visionkit models card yolox_nano_416x416.onnx --task detect --labels coco.names \\\n"
-        "      --channel-order bgr --scale 1 --letterbox topleft --output yolox",
+        "  visionkit models card yolox_nano_416x416.onnx --task detect --labels coco \\\n"
+        "      --channel-order bgr --scale 1 --letterbox topleft --output yolox\n"
+        "example (MediaPipe hands: the landmark model, with the palm detector carded beside it):\n"
+        "  visionkit models card palm_detection_mediapipe_2023feb.onnx --task detect \\\n"
+        "      --letterbox --pad-value 0 --output mediapipe_palm\n"
+        "  visionkit models card handpose_estimation_mediapipe_2023feb.onnx --task landmarks \\\n"
+        "      --output mediapipe_hand --part palm=palm_detection_mediapipe_2023feb.onnx\n"
+        "The card is checked by running the model once on a blank picture through its decoder.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     card.add_argument("model", help="the .onnx file")
     card.add_argument("--task", required=True, help="task the model performs (see `visionkit tasks`)")
-    card.add_argument("--labels", help="label file: one per line, 'wnid name', 'index,name', JSON")
+    card.add_argument("--labels", help="label file (one per line, 'wnid name', 'index,name', JSON) "
+                                       "or a label set: voc, coco, imagenet")
     card.add_argument("--channel-order", choices=("rgb", "bgr"), default="rgb")
     card.add_argument("--scale", type=float, default=None, help="pixel multiplier (default 1/255; 1 for integer inputs)")
     card.add_argument("--mean", default="0,0,0", help="per-channel mean after scaling, model channel order")
@@ -53,8 +69,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     card.add_argument("--pad-value", type=float, default=114.0, help="letterbox padding value (default 114)")
     card.add_argument("--size", help="input HxW when the model leaves it dynamic, e.g. 224x224")
     card.add_argument("--layout", choices=("NCHW", "NHWC"), help="default: read from the model")
-    card.add_argument("--output", default="logits",
-                      help="classify: logits | probs; other tasks: a decoder (see `visionkit plugins`), e.g. yolox")
+    card.add_argument("--output",
+                      help="classify: logits (default) | probs; other tasks: the decoder that reads the "
+                           "outputs (see `visionkit plugins`), e.g. yolox")
+    card.add_argument("--part", action="append", default=[], metavar="ROLE=FILE",
+                      help="another graph the decoder runs, a file beside the model with a card of its "
+                           "own (e.g. palm=palm_detection.onnx); repeatable")
+    card.add_argument("--option", action="append", default=[], metavar="TASK.KEY=VALUE",
+                      help="a default of the task's options for this model, e.g. detect.score=0.7 for a "
+                           "detector whose scores run high; repeatable")
     card.add_argument("--name", help="model name (default: the file name)")
     card.add_argument("--out", help="where to write (default: MODEL.card.json beside the model)")
     card.set_defaults(func=run_card)
@@ -98,18 +121,111 @@ def _input_spec(**fields: object) -> InputSpec:
         raise UsageError(f"{flag} must be {allowed}, not {shown(exc.value)}") from None
 
 
-def _check_output(task: str, output: str) -> None:
-    """Refuse now an output the task could not decode later."""
-    from ..plugin_manager import get_plugins, require_task
+def _decoder_names(task: str) -> list[str]:
+    from ..plugin_manager import get_plugins
+
+    return [d.name for d in get_plugins().decoders.for_task(task)]
+
+
+def _decoder_list(task: str) -> str:
+    """``detect decoders: a, b (--output picks one)``: what a user may give, for messages."""
+    names = _decoder_names(task)
+    return f"{task} decoders: {', '.join(names)} (--output picks one)" if names else \
+        f"no {task} decoders are installed (`visionkit plugins` lists what plugins add)"
+
+
+def _resolve_output(task: str, output: str | None) -> str:
+    """The card's output: the one the user named, checked against what the task can decode."""
+    from ..plugin_manager import require_task
 
     require_task(task)
     if task == "classify":
+        output = output or "logits"
         if output not in ("logits", "probs"):
             raise UsageError(f"classify models output logits or probs, not {output!r}")
-        return
-    decoders = [d.name for d in get_plugins().decoders.for_task(task)]
+        return output
+    decoders = _decoder_names(task)
+    if output is None:
+        if len(decoders) == 1:  # nothing to choose between
+            return decoders[0]
+        raise UsageError(f"a {task} model's outputs are read by a decoder; {_decoder_list(task)}")
     if output not in decoders:
-        raise UsageError(f"no {task} decoder named {output!r} (installed: {', '.join(decoders) or 'none'})")
+        raise UsageError(f"no {task} decoder named {output!r}; {_decoder_list(task)}")
+    return output
+
+
+def _parts(model: Path, given: list[str]) -> dict[str, str]:
+    """``--part ROLE=FILE`` as the card's parts, each a file beside the model."""
+    from ..parts import part_path_error
+
+    parts: dict[str, str] = {}
+    for text in given:
+        role, sep, name = text.partition("=")
+        if not sep or not role.strip() or not name.strip():
+            raise UsageError(f"--part takes ROLE=FILE like palm=palm_detection.onnx, not {text!r}")
+        why = part_path_error(name)
+        if why is not None:
+            raise UsageError(f"--part {role}={name}: the file {why}")
+        if not model.with_name(name).is_file():
+            raise UsageError(f"--part {role}={name}: no such file beside {model.name}")
+        parts[role.strip()] = name
+    return parts
+
+
+def _card_options(task: str, given: list[str]) -> dict[str, object]:
+    """``--option TASK.KEY=VALUE`` as the card's option defaults; only the task's own options
+    (their values are held to the task's limits when the card is checked)."""
+    from ..plugin_manager import require_task
+    from ..registry import load_object
+    from .task_options import parse_options
+
+    parsed = parse_options(given)
+    other = [t for t in parsed if t != task]
+    if other:
+        key = next(iter(parsed[other[0]]))
+        raise UsageError(f"--option {other[0]}.{key}: this card is for the {task} task; give {task}.KEY=VALUE")
+    known = getattr(load_object(require_task(task).factory), "default_options", {})
+    options = parsed.get(task, {})
+    unknown = [k for k in options if k not in known]
+    if unknown:
+        raise UsageError(f"task {task!r} has no option {unknown[0]!r} (options: {', '.join(sorted(known)) or 'none'})")
+    return options
+
+
+def _decode_problem(card: ModelCard, path: Path) -> str | None:
+    """Why the model's outputs on a blank picture of the card's input size do not decode as
+    the card says, or None when they do. A task that cannot be built raises its own error."""
+    import tempfile
+
+    import numpy as np
+
+    from ..cards import write_sidecar
+    from ..errors import VisionkitError
+    from ..pipeline import Pipeline
+
+    with tempfile.TemporaryDirectory() as tmp:
+        card_file = write_sidecar(card, path, Path(tmp) / "card.json")
+        pipeline = Pipeline([card.task], model=path, card=card_file, device="cpu")
+        if pipeline.tasks[card.task].stateful:
+            return None  # its result depends on earlier frames: one blank picture says nothing
+        h, w = card.input.size
+        try:
+            pipeline.run_detached(card.task, np.zeros((h, w, 3), np.uint8))
+        except VisionkitError as exc:
+            return str(exc).removeprefix(f"{card.task}: ")
+    return None
+
+
+def _check_decodes(card: ModelCard, path: Path) -> None:
+    """Refuse a card whose decoder cannot read what the model gives."""
+    problem = _decode_problem(card, path)
+    if problem is None:
+        return
+    problem = problem.removeprefix(f"{path.name}: ")
+    if card.task == "classify":
+        raise UsageError(f"{path.name}: its outputs do not read as a classifier's {card.output} ({problem})")
+    raise UsageError(f"{path.name}: its outputs do not fit the {card.output!r} decoder ({problem}); "
+                     f"{_decoder_list(card.task)}")
 
 
 def run_card(args: argparse.Namespace) -> int:
@@ -146,11 +262,14 @@ def run_card(args: argparse.Namespace) -> int:
                        resize=args.resize, crop=args.crop, letterbox=args.letterbox is not None,
                        letterbox_align=args.letterbox or "center", pad_value=args.pad_value,
                        name=first.name)
-    _check_output(args.task, args.output)
+    output = _resolve_output(args.task, args.output)
     labels = tuple(load_labels(args.labels)) if args.labels else ()
     card = ModelCard(task=args.task, name=args.name or path.stem, input=spec, labels=labels,
-                     output=args.output, provenance={"card": "written by visionkit models card"})
+                     output=output, parts=_parts(path, args.part),
+                     options=_card_options(args.task, args.option),
+                     provenance={"card": "written by visionkit models card"})
     check_against_inputs(card, [(i.name, list(i.shape), i.type) for i in session.get_inputs()], path.name)
+    _check_decodes(card, path)
     out = write_sidecar(card, path, args.out)
     print(f"wrote {out} ({args.task}, {layout} {size[0]}x{size[1]} {dtype}, {len(labels)} labels)")
     return 0
@@ -158,9 +277,15 @@ def run_card(args: argparse.Namespace) -> int:
 
 def run_info(args: argparse.Namespace) -> int:
     from ..bundled import resolve_model
-    from ..runtime import load_model
+    from ..cards import card_from_metadata, sidecar_path
+    from ..runtime import CPU, load_model, open_session
 
-    model = load_model(resolve_model(args.path), device="cpu", card=args.card)
+    path = resolve_model(args.path)
+    if args.card is None and path.is_file() and path.stat().st_size and not sidecar_path(path).is_file():
+        session = open_session(path, [CPU])
+        if card_from_metadata(session.get_modelmeta().custom_metadata_map, path.name) is None:
+            return _info_without_card(path, session, args.json)
+    model = load_model(path, device="cpu", card=args.card)
     card = model.card
     if args.json:
         print(card.to_json())
@@ -193,4 +318,142 @@ def run_info(args: argparse.Namespace) -> int:
         print(f"  metric     {key} = {value}")
     for key, value in card.provenance.items():
         print(f"  provenance {key}: {value if isinstance(value, str) else json.dumps(value)}")
+    return 0
+
+
+def _varint(fh: BinaryIO) -> int | None:
+    shift = value = 0
+    while byte := fh.read(1):
+        value |= (byte[0] & 0x7F) << shift
+        if byte[0] < 0x80:
+            return value
+        shift += 7
+    return None
+
+
+def _fields(fh: BinaryIO, wanted: set[int]) -> Iterator[tuple[int, int | bytes | None]]:
+    """Each top-level field of a protobuf message: varints as ints, the length-delimited
+    fields in ``wanted`` as bytes; other fields are skipped unread."""
+    while (tag := _varint(fh)) is not None:
+        field, kind = tag >> 3, tag & 7
+        if kind == 0:
+            yield field, _varint(fh)
+        elif kind == 2:
+            length = _varint(fh) or 0
+            if field in wanted:
+                yield field, fh.read(length)
+            else:
+                fh.seek(length, 1)
+        elif kind in (1, 5):
+            fh.seek(8 if kind == 1 else 4, 1)
+        else:  # groups: no ONNX file holds them, so this is not one; stop rather than guess
+            return
+
+
+def _opsets(path: Path) -> tuple[int | None, dict[str, int]]:
+    """The IR version and the opset of each operator domain an ONNX file imports.
+
+    Read from the file's top-level fields (``ir_version`` = 1, ``opset_import`` = 8), the
+    graph skipped unread: no ONNX package is needed, and a large model costs nothing.
+    """
+    import io
+
+    ir, opsets = None, {}
+    with open(path, "rb") as fh:
+        for field, value in _fields(fh, {8}):
+            if field == 1 and isinstance(value, int):
+                ir = value
+            elif field == 8 and isinstance(value, bytes):
+                entry = dict(_fields(io.BytesIO(value), {1}))
+                domain = entry.get(1) if isinstance(entry.get(1), bytes) else b""
+                opsets[(domain or b"ai.onnx").decode("utf-8", "replace")] = int(entry.get(2) or 0)
+    return ir, opsets
+
+
+def _image_input(session: ort.InferenceSession) -> tuple[str, tuple[int, int]] | None:
+    """(layout, (height, width)) of a model whose first input is a fixed-size image batch."""
+    shape = list(session.get_inputs()[0].shape)
+    if len(shape) != 4:
+        return None
+    layout = "NCHW" if shape[1] == 3 else "NHWC" if shape[3] == 3 else None
+    hw = shape[2:4] if layout == "NCHW" else shape[1:3]
+    if layout is None or not all(isinstance(v, int) and v > 0 for v in hw):
+        return None
+    return layout, (int(hw[0]), int(hw[1]))
+
+
+def _fitting_decoders(path: Path, session: ort.InferenceSession) -> list[tuple[str, str]]:
+    """(task, decoder) pairs whose decoder reads this model's outputs on a blank picture."""
+    from ..cards import ORT_TYPES, InputSpec, ModelCard
+    from ..errors import VisionkitError
+    from ..plugin_manager import get_plugins
+
+    image = _image_input(session)
+    dtype = ORT_TYPES.get(session.get_inputs()[0].type)
+    if image is None or dtype is None:
+        return []
+    layout, size = image
+    spec = InputSpec(size=size, layout=layout, dtype=dtype, name=session.get_inputs()[0].name,
+                     scale=1.0 if dtype in ("uint8", "int8") else 1 / 255)
+    fits = []
+    for decoder in get_plugins().decoders:
+        card = ModelCard(task=decoder.task, name=path.stem, input=spec, output=decoder.name)
+        try:
+            if _decode_problem(card, path) is None:
+                fits.append((decoder.task, decoder.name))
+        except VisionkitError:  # the task cannot even be built on it (a missing part, a head task)
+            continue
+    return fits
+
+
+def _suggested_card(path: Path, session: ort.InferenceSession, fits: list[tuple[str, str]]) -> str:
+    """A ``models card`` command to start from: the decoder when the outputs' shapes and the
+    file's name agree on one (a generic decoder accepts many shapes; names settle it)."""
+    words = set(path.stem.lower().replace("-", "_").split("_"))
+    named = [(t, d) for t, d in fits if all(any(part in w for w in words) for part in d.split("_"))]
+    chosen = named[:1] or (fits if len(fits) == 1 else [])
+    outputs = session.get_outputs()
+    # a single vector of class scores, the batch axis (symbolic or 1) aside
+    values = [d for d in outputs[0].shape[1:] if not (isinstance(d, int) and d == 1)]
+    if chosen:
+        what = f"--task {chosen[0][0]} --output {chosen[0][1]} --labels LABELS"
+    elif len(outputs) == 1 and len(values) == 1 and not fits:
+        what = "--task classify --labels " + ("imagenet" if values[0] == 1000 else "LABELS")
+    else:
+        what = "--task TASK --output DECODER --labels LABELS"
+    return f"visionkit models card {path} {what}"
+
+
+def _info_without_card(path: Path, session: ort.InferenceSession, as_json: bool) -> int:
+    """What a card-less ONNX file says about itself, and how to write its card."""
+    from ..cards import ORT_TYPES
+
+    ir, opsets = _opsets(path)
+    inputs = [{"name": i.name, "shape": list(i.shape), "type": ORT_TYPES.get(i.type, i.type)}
+              for i in session.get_inputs()]
+    outputs = [{"name": o.name, "shape": list(o.shape), "type": ORT_TYPES.get(o.type, o.type)}
+               for o in session.get_outputs()]
+    fits = _fitting_decoders(path, session)
+    command = _suggested_card(path, session, fits)
+    if as_json:
+        print(json.dumps({"path": str(path), "bytes": path.stat().st_size, "card": None, "ir_version": ir,
+                          "opsets": opsets, "inputs": inputs, "outputs": outputs,
+                          "decoders": [f"{t}/{d}" for t, d in fits], "suggested": command}, indent=2))
+        return 0
+    print(f"{path}  ({path.stat().st_size / 1e6:.2f} MB, no card)")
+    print(f"  opset      {', '.join(f'{d} {v}' for d, v in opsets.items()) or '?'}"
+          + (f" (IR {ir})" if ir is not None else ""))
+    for item in inputs:
+        print(f"  input      {item['name']} {item['shape']} {item['type']}")
+    for item in outputs:
+        print(f"  output     {item['name']} {item['shape']} {item['type']}")
+    if fits:
+        print(f"  decoders   its outputs fit: {', '.join(f'{d} ({t})' for t, d in fits)}")
+    elif "--task classify" in command:
+        print("  decoders   none needed: one vector of class scores (classify)")
+    else:
+        print("  decoders   none of the installed decoders reads its outputs on their own")
+    print(f"  card       {command}")
+    print("             with the input preparation its authors document: --channel-order, --scale, "
+          "--mean, --std, --letterbox, --resize/--crop; LABELS is a label file or voc, coco, imagenet")
     return 0
