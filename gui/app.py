@@ -24,6 +24,7 @@ from visionkit.errors import InputError
 from .compat import check_pyside
 from .main_window import MainWindow
 from .settings import APPLICATION, ORGANISATION, Settings
+from .system_libs import check_platform_libraries
 
 STARTUP_ENV = "VISIONKIT_GUI_STARTUP"
 
@@ -84,6 +85,7 @@ def main(source: Any = None, tasks: Sequence[str] | None = None, models: Mapping
          camera_factory: Callable[[int], Any] | None = None, timeout_s: float = 120.0) -> int:
     """Run the app; returns the exit code. ``source`` is anything ``open_source`` takes."""
     choose_platform(screenshot is not None)
+    check_platform_libraries()  # Qt's X11 plugin aborts the process where one is missing
     app = application()
     window = MainWindow(tasks=tasks, models=models, device=device,
                         settings=Settings(persist=screenshot is None), camera_factory=camera_factory)

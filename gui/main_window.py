@@ -9,7 +9,7 @@ import os
 from typing import Any, Callable, Iterable, Mapping
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QVBoxLayout, QWidget
 
 from visionkit.plugin_manager import get_plugins
 
@@ -23,7 +23,7 @@ from .panels import PanelHost
 from .player import PlayerBar
 from .settings import Settings
 from .status import StatusInfo
-from .tasks_panel import TaskPanel
+from .tasks_panel import TaskPanel, TaskScrollArea
 from .threads import start_in_thread
 from .worker import InferenceWorker, MediaInfo, PipelineInfo, Shown
 
@@ -76,11 +76,8 @@ class MainWindow(FileCommands, QMainWindow):
                                      models={**self.settings.models, **dict(models or {})},
                                      hidden=self.settings.hidden_layers,
                                      device=device or self.settings.device, parent=self)
-        scroll = QScrollArea(self)
-        scroll.setWidget(self.tasks_panel)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        left = self._dock("Tasks", scroll, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._tasks_scroll = TaskScrollArea(self.tasks_panel, self)
+        left = self._dock("Tasks", self._tasks_scroll, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.panels = PanelHost(self.messages.show_message, self)
         right = self._dock("Results", self.panels, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resizeDocks([left, right], [270, 340], Qt.Orientation.Horizontal)  # a detection table fits
@@ -97,6 +94,8 @@ class MainWindow(FileCommands, QMainWindow):
         self.worker.result_ready.connect(self._on_result)
         self.worker.pipeline_ready.connect(self._on_pipeline)
         self.worker.media_opened.connect(self._on_media)
+        self.worker.media_changed.connect(self._on_media_changed)
+        self.worker.noted.connect(self.show_info)
         self.worker.playing_changed.connect(self._on_playing)
         self.worker.failed.connect(self.show_error)
         self._thread = start_in_thread(self.worker, "visionkit inference")
@@ -110,7 +109,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.player.speed.connect(self.worker.set_speed)
         self.player.camera.connect(self.open_source)
         self.canvas.dropped.connect(self.open_mime)
-        self.canvas.painter_failed.connect(self.show_error)
+        self.canvas.painter_failed.connect(lambda text: self.messages.show_message(text, about_frame=True))
         self.panels.highlight_changed.connect(self.canvas.set_highlight)
 
         for name in (t for t in wanted if t not in installed):
@@ -145,6 +144,8 @@ class MainWindow(FileCommands, QMainWindow):
         try:
             self.shown = shown
             result = shown.result
+            if not result.error:  # first: this frame's own trouble (a painter's) may put one up again
+                self.messages.frame_ok()
             self.panels.show_result(result)  # first: a panel may keep, move or drop its highlight
             self.canvas.show_result(result, highlight=self.panels.highlight)
             self.status.show_result(shown)
@@ -152,7 +153,7 @@ class MainWindow(FileCommands, QMainWindow):
             name = os.path.basename(result.source.rstrip("/\\")) or result.source
             self.setWindowTitle(f"{name} — {TITLE}")
             if result.error:
-                self.show_error(result.error)
+                self.messages.show_message(result.error, "error", about_frame=True)
         finally:
             if not self._closed:
                 self.worker.ack()  # only now may the next frame be read: one in flight
@@ -161,6 +162,7 @@ class MainWindow(FileCommands, QMainWindow):
     def _on_pipeline(self, info: PipelineInfo) -> None:
         self.pipeline_info = info
         self.tasks_panel.show_info(info)
+        self._tasks_scroll.updateGeometry()  # option editors came or went: the dock's least width follows
         self.status.show_pipeline(info)
         self.pipeline_changed.emit(info)
 
@@ -168,6 +170,10 @@ class MainWindow(FileCommands, QMainWindow):
         self.media = info
         self.player.set_media(info.kind, info.count)
         self.status.reset()
+
+    def _on_media_changed(self, info: MediaInfo) -> None:
+        self.media = info
+        self.player.set_count(info.count)
 
     def _on_playing(self, on: bool) -> None:
         self.player.set_playing(on)

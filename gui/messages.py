@@ -1,8 +1,10 @@
 """Non-modal messages: a bar above the canvas with the one-line reason; the app keeps running.
 
 Nothing here blocks (no dialog boxes for errors): the bar shows the newest message, counts
-repeats, and hides itself after a while or when closed. Every message is also kept in
-``history`` (and on the status bar tooltip) so none is lost.
+repeats, and hides itself after a while or when closed. A message about one frame (it could not
+be read, a task failed on it) goes as soon as a frame shows without trouble: it no longer
+describes what is on screen. Every message is also kept in ``history`` (and on the status bar
+tooltip) so none is lost.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class MessageBar(QFrame):
         super().__init__(parent)
         self.history: list[str] = []
         self._repeats = 0
+        self._about_frame = False  # the message on show is about the frame on show
         self._label = QLabel(self)
         self._label.setWordWrap(True)
         self._label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -43,7 +46,8 @@ class MessageBar(QFrame):
         self._timer.timeout.connect(self.dismiss)
         self.hide()
 
-    def show_message(self, text: str, level: str = "error") -> None:
+    def show_message(self, text: str, level: str = "error", *, about_frame: bool = False) -> None:
+        """Show ``text``; ``about_frame``: it is about the frame on show, and goes with it."""
         text = " ".join(str(text).split())
         if self.history and self.history[-1] == text and self.isVisible():
             self._repeats += 1
@@ -52,6 +56,7 @@ class MessageBar(QFrame):
             self._repeats = 0
             shown = text
         self.history.append(text)
+        self._about_frame = about_frame
         self._label.setText(shown)
         self._label.setToolTip(text)
         bg, fg, border = _COLOURS.get(level, _COLOURS["error"])
@@ -64,6 +69,11 @@ class MessageBar(QFrame):
     def text(self) -> str:
         """The message on show ("" when hidden)."""
         return self._label.text() if self.isVisible() else ""
+
+    def frame_ok(self) -> None:
+        """A frame showed without trouble: a message about an earlier frame goes."""
+        if self._about_frame and self.isVisible():
+            self.dismiss()
 
     def dismiss(self) -> None:
         self._timer.stop()

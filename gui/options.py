@@ -38,6 +38,9 @@ class FloatOption(QWidget):
         self.spin.setRange(self.low, self.high)
         self.spin.setDecimals(3)
         self.spin.setSingleStep((self.high - self.low) / 100.0)
+        # as wide as its widest value, whatever room the panel has: the value is what matters
+        self.spin.setFixedWidth(self.spin.sizeHint().width())
+        self.slider.setMinimumWidth(self.fontMetrics().horizontalAdvance("x" * 6))
         self._changed = changed
         self._set(float(value))
         self.slider.valueChanged.connect(lambda v: self._user(self.low + (self.high - self.low) * v / _SLIDER_STEPS))

@@ -57,6 +57,7 @@ class PlayerBar(QWidget):
         layout.addWidget(self.camera_index)
         layout.addWidget(open_camera)
         self._quiet = False
+        self._position = -1
         self.set_media("none", None)
 
     def _button(self, icon, tip: str, slot) -> QToolButton:
@@ -83,7 +84,13 @@ class PlayerBar(QWidget):
         self.slider.setEnabled(kind in ("stills", "video") and bool(count and count > 1))
         self.set_position(-1, count)
 
+    def set_count(self, count: int | None) -> None:
+        """The real length of what is open, found by reading it: the bar keeps its place."""
+        self.slider.setEnabled(self.kind in ("stills", "video") and bool(count and count > 1))
+        self.set_position(self._position, count)
+
     def set_position(self, position: int, count: int | None) -> None:
+        self._position = position
         self._quiet = True
         try:
             self.slider.setRange(0, max(0, (count or 1) - 1))

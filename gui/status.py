@@ -1,14 +1,20 @@
-"""The status bar: per-stage latency, frames per second, the provider really used, model names."""
+"""The status bar: per-stage latency, frames per second, the provider really used, model names.
+
+The latency and model fields share the bar's width and shorten their text to fit (the tooltip
+has it whole), so a long list of stages or model files never pushes a field out of the window.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import deque
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from visionkit.runtime import short_provider
 
+from .elide import ElidedLabel
 from .worker import PipelineInfo, Shown
 
 
@@ -21,15 +27,17 @@ def timings_text(timings: dict[str, float]) -> str:
 
 class StatusInfo:
     def __init__(self, bar: QStatusBar) -> None:
-        self.timings = QLabel("–")
-        self.timings.setToolTip("milliseconds per stage for the frame on show")
+        # shortened in the middle: the first stages and the total stay in sight
+        self.timings = ElidedLabel("–", tip="milliseconds per stage for the frame on show",
+                                   mode=Qt.TextElideMode.ElideMiddle)
         self.fps = QLabel("")
         self.provider = QLabel("")
         self.provider.setToolTip("the onnxruntime execution provider the models really run on")
-        self.models = QLabel("")
-        bar.addWidget(self.timings, 1)
-        for label in (self.fps, self.provider, self.models):
-            bar.addPermanentWidget(label)
+        self.models = ElidedLabel("", tip="the model file of each role")
+        bar.addWidget(self.timings, 3)
+        bar.addPermanentWidget(self.fps)
+        bar.addPermanentWidget(self.provider)
+        bar.addPermanentWidget(self.models, 2)
         self._arrivals: deque[float] = deque(maxlen=30)
 
     def show_result(self, shown: Shown) -> None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QToolButton, QVBoxLayout, QWidget)
+                               QScrollArea, QToolButton, QVBoxLayout, QWidget)
 
 from visionkit.registry import TaskSpec
 
+from .elide import ElidingComboBox
 from .options import option_widget
 from .worker import Config, PipelineInfo
 
@@ -33,10 +34,9 @@ class TaskBox(QGroupBox):
         self.setToolTip(f"{spec.summary} (plugin {spec.plugin or '?'})")
         self.layer = QCheckBox("show overlay", self)
         self.layer.setChecked(True)
-        self.model = QComboBox(self)
-        self.model.setToolTip("the model this task runs: its default, or any .onnx with a card")
-        self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model.setMinimumContentsLength(12)
+        # long file names are shortened in the box (the list and the tooltip show them whole)
+        self.model = ElidingComboBox(self, tip="the model this task runs: its default, or any .onnx with a "
+                                               "card")
         default = Path(str(spec.default_model)).name.removeprefix("asset:") if spec.default_model else "none"
         self.model.addItem(f"default: {default}", None)
         self.browse = QToolButton(self)
@@ -47,7 +47,7 @@ class TaskBox(QGroupBox):
         row.addWidget(self.browse)
         self.form = QFormLayout()
         self.form.addRow(self.layer)
-        self.form.addRow("model", row)
+        self.form.addRow(row)  # the box's whole width: a model's file name is long
         self.setLayout(self.form)
         self.editors: dict[str, QWidget] = {}
 
@@ -64,6 +64,7 @@ class TaskBox(QGroupBox):
             index = self.model.count() - 1
             self.model.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
         self.model.setCurrentIndex(index)
+        self.model.refresh_tip()  # the new item's tooltip, also when it was already current
 
     def set_options(self, options: Mapping[str, Any], defaults: Mapping[str, Any], changed) -> None:
         for editor in self.editors.values():
@@ -132,8 +133,8 @@ class TaskPanel(QWidget):
 
     def config(self, options: Mapping[str, Mapping[str, Any]]) -> Config:
         tasks = tuple(self.enabled())
-        models = {t: p for t, p in self.models().items() if t in tasks}
-        return Config(tasks=tasks, models=models, device=self.device.currentText(),
+        # every box's model, the off ones' too: a task that is on may need one of them
+        return Config(tasks=tasks, models=self.models(), device=self.device.currentText(),
                       options={t: dict(options.get(t, {})) for t in tasks})
 
     def show_info(self, info: PipelineInfo) -> None:
@@ -149,3 +150,20 @@ class TaskPanel(QWidget):
             box.set_options(info.options.get(name, {}), info.defaults.get(name, {}), self.option_changed.emit)
             if name in info.models:
                 box.setToolTip(f"{box.spec.summary}; model {info.models[name]} (plugin {box.spec.plugin or '?'})")
+
+
+class TaskScrollArea(QScrollArea):
+    """Scrolls the task list up and down, and is never narrower than the list itself plus its
+    scroll bar, so the dock around it cannot cut off the right edge of sliders and names."""
+
+    def __init__(self, panel: TaskPanel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidget(panel)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt name)
+        hint = super().minimumSizeHint()
+        width = (self.widget().minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+                 + 2 * self.frameWidth())
+        return QSize(max(hint.width(), width), hint.height())

@@ -37,7 +37,9 @@ class Config:
     """What the pipeline is built from."""
 
     tasks: tuple[str, ...] = ()
-    models: Mapping[str, str] = field(default_factory=dict)  # task -> model path (else the default)
+    #: task -> model path (else the default); also for tasks that are off, in case a task that is
+    #: on needs one of them: the pipeline then runs it with this model
+    models: Mapping[str, str] = field(default_factory=dict)
     device: str = "auto"
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -76,19 +78,17 @@ def build_pipeline(config: Config) -> tuple[Any, dict[str, str], list[str]]:
     """The pipeline for ``config``, with the tasks that could not be added and why.
 
     Tasks are added one at a time, so a task whose model will not load (or does not fit the
-    others' backbone) is left out with its reason while the rest run. Saved options are applied
-    where the task still has them. Returns ``(pipeline or None, dropped, warnings)``.
+    others' backbone) is left out with its reason while the rest run. A task the pipeline adds
+    because another needs it runs the model ``config`` gives it, like any other. Saved options
+    are applied where the task still has them. Returns ``(pipeline or None, dropped, warnings)``.
     """
-    from visionkit.pipeline import Pipeline
-
     accepted: list[str] = []
     dropped: dict[str, str] = {}
     pipeline = None
     for task in config.tasks:
         names = accepted + [task]
         try:
-            pipeline = Pipeline(names, models={t: config.models[t] for t in names if t in config.models},
-                                device=config.device)  # type: ignore[arg-type]
+            pipeline = _pipeline(names, config)
             accepted.append(task)
         except VisionkitError as exc:
             dropped[task] = one_line(exc)
@@ -105,10 +105,29 @@ def build_pipeline(config: Config) -> tuple[Any, dict[str, str], list[str]]:
     return pipeline, dropped, warnings
 
 
+def _pipeline(names: list[str], config: Config) -> Any:
+    """The pipeline of ``names``, each task with its model from ``config``, and so are the tasks
+    it adds for them (which tasks those are shows only once the tasks are built)."""
+    from visionkit.pipeline import Pipeline
+
+    models = {t: config.models[t] for t in names if t in config.models}
+    while True:
+        pipeline = Pipeline(names, models=models, device=config.device)  # type: ignore[arg-type]
+        missed = {t: config.models[t] for t in pipeline.added if t in config.models and t not in models}
+        if not missed:
+            return pipeline
+        models.update(missed)  # build again: the added task with the user's model, not its default
+
+
 class InferenceWorker(QObject):
     result_ready = Signal(object)  # Shown
     pipeline_ready = Signal(object)  # PipelineInfo
     media_opened = Signal(object)  # MediaInfo
+    #: what the open source turned out to be, once reading found out (a video with fewer frames
+    #: than its header declares); MediaInfo
+    media_changed = Signal(object)
+    #: something about the open source a user should know, once (one line)
+    noted = Signal(str)
     playing_changed = Signal(bool)
     failed = Signal(str)  # one line for the message bar
     _command = Signal(str, object)
@@ -131,6 +150,8 @@ class InferenceWorker(QObject):
         self._speed = 1.0
         self._started = 0.0
         self._timer: QTimer | None = None
+        self._told_count: int | None = None  # the frame count the UI was last told
+        self._told_notes = 0  # how many of the source's notes the UI has been told
 
     # -- public: call from the UI thread ----------------------------------------------------
     def configure(self, config: Config) -> None:
@@ -257,6 +278,7 @@ class InferenceWorker(QObject):
         media = open_seekable(spec, camera_factory=self._camera_factory)  # the old one stays on failure
         self._leave_source()
         self._media, self._frame, self._pos = media, None, -1
+        self._told_count, self._told_notes = media.count, len(media.notes)
         self.media_opened.emit(MediaInfo(media.name, media.kind, media.count, media.fps))
         # the first frame resets the tasks, even when the same file opens again
         self._pending, self._seek = (0 if media.seekable else "next"), True
@@ -333,6 +355,10 @@ class InferenceWorker(QObject):
                 self._set_playing(False)
                 if not media.seekable and not self._abort.is_set():
                     self.failed.emit(f"{media.name}: stream ended")
+                if self._met_end(media) and job != "next" and media.count and self._pos != media.count - 1:
+                    # a jump past the real end (a slider set by the header's count): show the last frame
+                    self._pending, self._seek = media.count - 1, True
+                    self._service()
                 return
             self._pos = index if media.seekable else (item.index or 0)
             if seek:
@@ -346,6 +372,23 @@ class InferenceWorker(QObject):
             result = self._predict(item, decode_ms)
         self._in_flight = True
         self.result_ready.emit(Shown(result, self._pos, media.count, media.kind))
+
+    def _met_end(self, media: Source) -> bool:
+        """Reading met the end of ``media``: when that changed its frame count, tell the UI the
+        real count and why, once; True then."""
+        count = media.count
+        if count == self._told_count:
+            return False
+        self._told_count = count
+        self.media_changed.emit(MediaInfo(media.name, media.kind, count, media.fps))
+        notes = media.notes[self._told_notes:]
+        self._told_notes = len(media.notes)
+        declared = media.expected_length
+        if not notes and declared is not None and count is not None and count < declared:
+            notes = [f"{media.name}: the file declares {declared} frames; {count} could be decoded"]
+        for text in notes:
+            self.noted.emit(text)
+        return True
 
     def _predict(self, frame: Frame, decode_ms: float | None) -> FrameResult:
         if self._pipeline is not None:

@@ -59,7 +59,7 @@ class ProbabilityPanel(QWidget):
         bar_w = max(10, width - label_w - value_w - 8)
         text = self.palette().color(QPalette.ColorRole.WindowText)
         trough = self.palette().color(QPalette.ColorRole.Mid)
-        for i, (label, score, class_id) in enumerate(self._rows):
+        for i, (label, score, _) in enumerate(self._rows):
             y = 4 + i * self.ROW
             h = self.ROW - 6
             painter.setPen(text)
@@ -69,7 +69,7 @@ class ProbabilityPanel(QWidget):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(trough)
             painter.drawRoundedRect(QRectF(label_w, y + 2, bar_w, h - 4), 3, 3)
-            painter.setBrush(QColor(*class_colour(class_id)))
+            painter.setBrush(QColor(*class_colour(label)))
             painter.drawRoundedRect(QRectF(label_w, y + 2, bar_w * min(max(score, 0.0), 1.0), h - 4), 3, 3)
             painter.setPen(text)
             painter.drawText(QRectF(label_w + bar_w + 4, y, value_w, h),

@@ -97,7 +97,7 @@ class DetectionsModel(QAbstractTableModel):
             x1, y1, x2, y2 = (float(v) for v in r.boxes[row])
             return (x2 - x1) * (y2 - y1)  # by area
         if role == Qt.ItemDataRole.DecorationRole and col == LABEL:
-            return QColor(*class_colour(int(r.class_ids[row])))
+            return QColor(*class_colour(r.labels[row]))
         if role == Qt.ItemDataRole.TextAlignmentRole and col != LABEL:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from visionkit.overlays import class_colour, text_scale
+from visionkit.overlays import dimmed, instance_colour, line_width
 from visionkit.results import Keypoints
 
 #: keypoints less confident than this are not drawn (nor the bones that touch them)
@@ -14,11 +14,11 @@ KEYPOINT_MIN_CONFIDENCE = 0.3
 
 def draw_keypoints(canvas: np.ndarray, result: Keypoints, highlight: int | None = None) -> None:
     """Bones as lines and joints as dots, one colour per instance; a highlighted one thicker."""
-    thick = max(1, round(2 * text_scale(canvas)))
+    thick = line_width(canvas)
     for n in range(len(result)):
-        colour = class_colour(n)
+        colour = instance_colour(n)
         if highlight is not None and n != highlight:
-            colour = tuple(int(c * 0.45) for c in colour)
+            colour = dimmed(colour)
         width = thick * 2 if n == highlight else thick
         pts = result.points[n]
         visible = pts[:, 2] >= KEYPOINT_MIN_CONFIDENCE

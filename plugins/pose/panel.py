@@ -30,7 +30,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTreeWidget, QTree
 from visionkit.gui.panels import DeselectingView, HighlightingPanel
 
 from visionkit.boxes import FOLLOW_IOU, best_match
-from visionkit.overlays import class_colour
+from visionkit.overlays import instance_colour
 
 from .painter import KEYPOINT_MIN_CONFIDENCE
 
@@ -197,7 +197,7 @@ class KeypointsPanel(HighlightingPanel):
             drawn = int(np.count_nonzero(pts[:, 2] >= KEYPOINT_MIN_CONFIDENCE))
             score = float(result.scores[i])
             item.setText(NAME, f"figure {i + 1} \u2014 score {score:.2f}")
-            item.setData(NAME, Qt.ItemDataRole.DecorationRole, QColor(*class_colour(i)))
+            item.setData(NAME, Qt.ItemDataRole.DecorationRole, QColor(*instance_colour(i)))
             x1, y1, x2, y2 = (float(v) for v in result.boxes[i]) if i < len(result.boxes) else (0.0,) * 4
             item.setToolTip(NAME, f"instance {i} (as in --json), score {score:.4f}\n"
                                   f"{drawn} of {len(pts)} keypoints drawn (confidence \u2265 "

@@ -2,8 +2,8 @@
 
 Qt lives here and nowhere else in this plugin: only the GUI imports this module (through the
 ``PanelSpec`` factory string), so ``import visionkit`` and the predict path never load PySide6.
-Each class's swatch is :func:`visionkit.overlays.class_colour` of its id, the colour the overlay
-paints its pixels with.
+Each class's swatch is :func:`visionkit.overlays.class_colour` of its name, the colour the overlay
+paints its pixels with (and every other task its objects of that name).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class SegmentationPanel(QWidget):
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         for row, (class_id, name, pixels, fraction) in enumerate(rows):
             label = QTableWidgetItem(name)
-            label.setData(Qt.ItemDataRole.DecorationRole, QColor(*class_colour(class_id)))
+            label.setData(Qt.ItemDataRole.DecorationRole, QColor(*class_colour(name)))
             label.setToolTip(f"{name} (class {class_id})")
             area = QTableWidgetItem(f"{pixels:,}")
             share = QTableWidgetItem(percent(fraction))

@@ -108,7 +108,7 @@ def test_clicking_a_detection_row_highlights_its_box(qtbot, make_window, images,
     assert not np.array_equal(window.canvas.rendered, plain)
     assert np.array_equal(window.canvas.rendered, render(shown.result, tasks=visible, highlight={"boxes": 1}))
     x1, y1, _, y2 = BOXES[1].astype(int)
-    dog = class_colour(1)
+    dog = class_colour("dog")
     assert tuple(plain[(y1 + y2) // 2, x1 + 2]) != dog  # thin box: 2 px inside is not on the line
     assert tuple(window.canvas.rendered[(y1 + y2) // 2, x1 + 2]) == dog  # the thick one covers it
 
@@ -156,8 +156,8 @@ def test_segmentation_panel_lists_classes_largest_first_with_overlay_colours(qtb
     assert [table.item(r, 0).text() for r in range(2)] == ["road", "sky"]
     assert [table.item(r, 2).text() for r in range(2)] == ["50.0", "12.5"]
     assert table.item(0, 1).text() == "2,400"
-    assert table.item(0, 0).data(Qt.ItemDataRole.DecorationRole) == QColor(*class_colour(2))
-    assert table.item(1, 0).data(Qt.ItemDataRole.DecorationRole) == QColor(*class_colour(1))
+    assert table.item(0, 0).data(Qt.ItemDataRole.DecorationRole) == QColor(*class_colour("road"))
+    assert table.item(1, 0).data(Qt.ItemDataRole.DecorationRole) == QColor(*class_colour("sky"))
 
 
 def test_detection_table_sorting_empty_clicks_and_new_frames(qtbot):

@@ -5,6 +5,7 @@ import time
 import types
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QMimeData, Qt, QUrl
 from PySide6.QtGui import QGuiApplication
 
@@ -82,6 +83,57 @@ def test_video_step_seek_play_to_the_end(qtbot, make_window, video):
     # at the end, play starts over
     assert wait_result(qtbot, window, window.toggle_play).position == 0
     window.worker.play(False)
+
+
+@pytest.fixture
+def cut_video(tmp_path):
+    """A 20-frame MJPG AVI cut in half: its header still declares 20 frames, about 9 decode."""
+    import cv2
+
+    path = tmp_path / "cut.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (64, 48))
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # noise: frames of some size, so half the file is half the frames
+        writer.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def test_a_video_that_declares_more_frames_than_it_has_ends_where_it_really_ends(qtbot, make_window,
+                                                                                  cut_video):
+    window = make_window()
+    notes = []
+    window.message_shown.connect(notes.append)
+    first = wait_result(qtbot, window, lambda: window.open_source(str(cut_video)))
+    assert first.count == 20 and window.player.slider.maximum() == 19  # all the header says, so far
+    window.worker.set_speed(0)
+    with qtbot.waitSignal(window.playing_changed, check_params_cb=lambda on: not on, timeout=5000):
+        window.toggle_play()
+    real = window.media.count
+    assert 5 <= real < 20 and window.shown.position == real - 1
+    assert window.player.slider.maximum() == real - 1
+    assert window.player.position.text() == f"{real} / {real}"
+    said = [n for n in notes if "declares 20 frames" in n]
+    assert said == [f"{cut_video}: the file declares 20 frames; {real} could be decoded"]
+    assert window.messages.text().startswith(said[0])
+    # playing again starts over and meets the same end without saying it again
+    assert wait_result(qtbot, window, window.toggle_play).position == 0
+    qtbot.waitUntil(lambda: not window.player._play.isChecked(), timeout=5000)
+    assert [n for n in notes if "declares" in n] == said
+
+
+def test_a_jump_past_the_real_end_of_a_video_shows_its_last_frame(qtbot, make_window, cut_video):
+    window = make_window()
+    wait_result(qtbot, window, lambda: window.open_source(str(cut_video)))
+    with qtbot.waitSignal(window.message_shown, timeout=5000,
+                          check_params_cb=lambda text: "could be decoded" in text):
+        window.last()  # frame 20 of the header's 20: not in the file
+    qtbot.waitUntil(lambda: window.shown.position == window.media.count - 1, timeout=5000)
+    real = window.media.count
+    assert real < 20 and window.player.position.text() == f"{real} / {real}"
+    assert window.player.slider.value() == window.player.slider.maximum() == real - 1
 
 
 class FakeCapture:

@@ -1,14 +1,22 @@
 """Tasks in the app: several at once on one backbone, options live, layers, panels, models."""
 
+import shutil
+import types
+
 import numpy as np
+import pytest
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
+from visionkit import plugin_manager
 from visionkit.gui.options import FloatOption, option_widget
 from visionkit.gui.panels.generic import GenericPanel
 from visionkit.gui.settings import Settings
+from visionkit.hookspecs import hookimpl
 from visionkit.plugins.classify.panel import ProbabilityPanel
+from visionkit.plugins.classify.runtime import ClassifyTask
+from visionkit.registry import TaskSpec
 
-from .conftest import wait_message, wait_result
+from .conftest import _retask, wait_message, wait_result
 
 
 def test_toggle_tasks_they_share_one_backbone(qtbot, make_window, images, extra_tasks):
@@ -46,14 +54,16 @@ def test_changing_topk_changes_overlay_and_panel_and_is_remembered(qtbot, make_w
     window = make_window()
     wait_result(qtbot, window, lambda: window.open_source(str(images / "img1_red.png")))
     assert len(window.panels.panels["classify"].rows()) == 3  # the tiny head's card says topk 3
-    before = window.canvas.rendered.copy()
+    panel_lines = lambda: [p.text for p in window.canvas.shown_labels() if p.kind == "panel"]  # noqa: E731
+    assert len(panel_lines()) == 3
     spin = window.tasks_panel.boxes["classify"].editors["topk"]
     assert isinstance(spin, QSpinBox) and spin.value() == 3 and spin.minimum() == 1
     shown = wait_result(qtbot, window, lambda: spin.setValue(1),
                         check=lambda s: len(s.result["classify"].labels) == 1)
     assert shown.result["classify"].labels == ("red",)
     assert len(window.panels.panels["classify"].rows()) == 1
-    assert not np.array_equal(window.canvas.rendered, before)  # fewer lines on the overlay
+    lines = panel_lines()
+    assert len(lines) == 1 and lines[0].startswith("red ")  # fewer lines on the overlay
     assert Settings().options == {"classify": {"topk": 1}}
     window.close()
     again = make_window()
@@ -173,3 +183,43 @@ def test_a_task_run_for_another_says_so(qtbot):
     assert panel.boxes["pose"].title() == "pose"
     panel.show_info(PipelineInfo(options={}, defaults={}, provider="cpu", models={}, dropped={}))
     assert panel.boxes["detect"].title() == "detect"
+
+
+class NeedyTask(ClassifyTask):
+    """Reads the 'colour' task's result, as pose reads detect's."""
+
+    name = "needy"
+
+    def needs(self):
+        return ("colour",)
+
+
+@pytest.fixture
+def needy_tasks(tiny_models, tmp_path):
+    """Installs tasks 'colour' (Classification) and 'needy', which needs colour."""
+    heads = {t: _retask(tiny_models["head"], t, tmp_path) for t in ("colour", "needy")}
+
+    @hookimpl
+    def visionkit_register_tasks(registry):
+        for task, factory in (("colour", "tests.gui.conftest:ColourTask"),
+                              ("needy", "tests.gui.test_tasks:NeedyTask")):
+            registry.add(TaskSpec(name=task, summary=f"test {task}", factory=factory,
+                                  default_model=str(heads[task])))
+
+    plugin = types.SimpleNamespace(visionkit_register_tasks=visionkit_register_tasks)
+    with plugin_manager.plugins_added(("needy", plugin)):
+        yield heads
+
+
+def test_a_task_added_for_another_runs_the_model_the_user_gave_it(qtbot, make_window, images, needy_tasks):
+    # another classify-like model for 'colour', the task that 'needy' needs and the user left off
+    mine = shutil.copy(needy_tasks["colour"], needy_tasks["colour"].with_name("my_colour.onnx"))
+    window = make_window(tasks=["needy"], models={"colour": str(mine)})
+    shown = wait_result(qtbot, window, lambda: window.open_source(str(images / "img1_red.png")))
+    info = window.pipeline_info
+    assert info.added == {"colour": "needy"} and info.dropped == {}
+    assert info.models["colour"] == "my_colour.onnx"  # not its default, colour_head.onnx
+    assert "colour=my_colour.onnx" in window.status.models.text()
+    box = window.tasks_panel.boxes["colour"]
+    assert not box.isChecked() and box.model_path() == str(mine) and box.title() == "colour (runs for needy)"
+    assert shown.result["colour"].top[0] == "red"

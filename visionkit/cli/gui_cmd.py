@@ -53,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     if args.screenshot is not None and args.source is None:
         raise UsageError("--screenshot needs a SOURCE to show")
 
+    from ..gui.system_libs import check_platform_libraries
+
+    check_platform_libraries()  # before Qt loads: a missing X11 library would abort the process
     from ..gui.app import main
 
     return main(source=args.source, tasks=tasks, models=by_task, device=args.device,
