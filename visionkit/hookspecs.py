@@ -95,8 +95,11 @@ def visionkit_register_painters(registry: "PainterRegistry") -> None:
 
     Call ``registry.add(PainterSpec(name=..., summary=..., factory="pkg.mod:draw",
     result_kind="count", layer=50))``. ``draw(canvas, result, highlight=None)`` draws one
-    result in place on an RGB uint8 canvas the size of the original frame; ``highlight`` is the
-    index of an item the user picked in the GUI, or None. Painters run from the lowest
+    result's pixels (boxes, masks, skeletons) in place on an RGB uint8 canvas the size of the
+    original frame and returns its text as :class:`visionkit.overlays.Label` records (or
+    nothing), which the renderer places so that no label covers another and draws at the
+    picture's scale, or at screen resolution in the app; ``highlight`` is the index of an item
+    the user picked in the GUI, or None. Painters run from the lowest
     ``layer`` up (built-ins: segmentation 10, heat maps 20, boxes 50, keypoints 60, tracks 70,
     text panels 90). A result whose ``base_image()`` returns an image (a stylised picture)
     replaces the frame under every overlay. ``vk.render``, ``--save`` and the GUI all draw
