@@ -148,7 +148,7 @@ def _bad_sidecar(tmp_path: Path, content: bytes) -> Path:
 
 @pytest.mark.parametrize("case,expected", [
     ("binary", "m.card.json: not a card file (not UTF-8 text)"),
-    ("directory", "m.card.json: cannot read card file (Is a directory)"),
+    ("directory", "m.card.json: is a directory, not a card file"),
     ("bad field", "m.card.json: input.std must be three finite numbers above 0, not [0, 1, 1]"),
 ])
 def test_a_sidecar_that_is_no_card_is_refused_in_one_line(tmp_path, case, expected):
@@ -258,8 +258,8 @@ def test_label_text_that_is_no_labels_is_refused_in_one_line(text, expected, rec
 @pytest.mark.parametrize("case,expected", [
     ("huge", "bytes is too large for a label file (at most 16 MB)"),
     ("binary", "not a label file (not UTF-8 text)"),
-    ("directory", "cannot read label file (Is a directory)"),
-    ("missing", "label file not found"),
+    ("directory", "is a directory, not a label file"),
+    ("missing", "no such label file"),
 ])
 def test_a_label_file_that_is_no_labels_is_refused_in_one_line(tmp_path, case, expected):
     path = tmp_path / "labels.txt"
@@ -404,3 +404,18 @@ def test_an_elongated_image_cannot_make_a_huge_intermediate_picture():
         preprocess(np.zeros((1, 300_000, 3), np.uint8), spec)
     tensor, _ = preprocess(np.zeros((100, 300, 3), np.uint8), spec)
     assert tensor.shape == (1, 3, 224, 224)
+
+
+def test_a_fifo_named_like_a_card_or_labels_is_refused_without_waiting(tmp_path):
+    import os
+
+    from visionkit.cards import read_card_file
+    from visionkit.errors import CardError
+    from visionkit.labels import load_labels
+
+    os.mkfifo(tmp_path / "m.card.json")
+    os.mkfifo(tmp_path / "labels.txt")
+    with pytest.raises(CardError, match="is a FIFO"):
+        read_card_file(tmp_path / "m.card.json")
+    with pytest.raises(CardError, match="is a FIFO"):
+        load_labels(tmp_path / "labels.txt")

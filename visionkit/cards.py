@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from .errors import CardError
+from .textfile import read_small_text
 
 #: 2 split a card's fixed ``config`` and its graphs ``parts`` from the user ``options``
 CARD_VERSION = 2
@@ -424,17 +425,7 @@ def sidecar_path(model_path: str | Path) -> Path:
 def read_card_file(path: str | Path) -> ModelCard:
     """The card in a JSON file; a missing, unreadable, huge or binary file is a CardError."""
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_CARD_CHARS * 4:  # UTF-8 takes at most 4 bytes a character
-            raise CardError(f"{p}: {size} bytes is too large for a card file")
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CardError(f"{p}: no such card file") from None
-    except UnicodeDecodeError:
-        raise CardError(f"{p}: not a card file (not UTF-8 text)") from None
-    except OSError as exc:
-        raise CardError(f"{p}: cannot read card file ({exc.strerror or exc})") from None
+    text = read_small_text(p, "card", MAX_CARD_CHARS * 4)  # UTF-8 takes at most 4 bytes a character
     return ModelCard.from_json(text, origin=str(p))
 
 

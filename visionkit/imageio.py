@@ -21,7 +21,6 @@ Choices:
 from __future__ import annotations
 
 import os
-import stat
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +30,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError, UsageError
+from .textfile import not_regular
 from .imageheaders import ImageInput, _header, describe_start, image_size, sniff_format  # noqa: F401 (re-exported)
 
 # FFmpeg prints container errors ("moov atom not found") itself; OpenCV reads this variable
@@ -100,18 +100,6 @@ def _check_pixels(source: str, width: int, height: int, limit: int) -> None:
             f"{source}: image is {width}x{height} ({width * height / 1e6:.0f} megapixels), above the "
             f"limit of {limit / 1e6:.0f} megapixels (VISIONKIT_MAX_PIXELS)"
         )
-
-
-def not_regular(mode: int) -> str | None:
-    """What a file of this ``st_mode`` is when it is not a regular file (FIFO, device, ...)."""
-    if stat.S_ISREG(mode):
-        return None
-    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device")):
-        if test(mode):
-            return what
-    return "not a regular file"
 
 
 def check_regular_file(path: str | os.PathLike, source: str | None = None) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CardError
+from .textfile import read_small_text
 
 #: the label sets in ``visionkit/labelsets/``, by the name ``--labels`` takes
 LABEL_SETS = {
@@ -135,19 +136,8 @@ def load_labels(path: str | Path) -> list[str]:
     if isinstance(path, str) and path in LABEL_SETS:
         return label_set(path)
     p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_LABEL_BYTES:
-            raise CardError(f"{p}: {size} bytes is too large for a label file "
-                            f"(at most {MAX_LABEL_BYTES // 2**20} MB)")
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        # a bare word was perhaps meant as a set's name: say which there are
-        bare = isinstance(path, str) and len(p.parts) == 1 and not p.suffix
-        hint = f" (label sets by name: {', '.join(LABEL_SETS)})" if bare else ""
-        raise CardError(f"{p}: label file not found{hint}") from None
-    except UnicodeDecodeError:
-        raise CardError(f"{p}: not a label file (not UTF-8 text)") from None
-    except OSError as exc:
-        raise CardError(f"{p}: cannot read label file ({exc.strerror or exc})") from None
+    # a bare word was perhaps meant as a set's name: say which there are
+    bare = isinstance(path, str) and len(p.parts) == 1 and not p.suffix
+    hint = f" (label sets by name: {', '.join(LABEL_SETS)})" if bare else ""
+    text = read_small_text(p, "label", MAX_LABEL_BYTES, missing_hint=hint, encoding="utf-8-sig")
     return parse_labels(text, origin=str(p))

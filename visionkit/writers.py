@@ -15,7 +15,6 @@ API uses them the same way::
 from __future__ import annotations
 
 import inspect
-import json
 from pathlib import Path
 from typing import Any, TextIO
 
