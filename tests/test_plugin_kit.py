@@ -363,6 +363,25 @@ def test_the_example_passes_its_own_tests():
     assert " passed" in proc.stdout and "failed" not in proc.stdout
 
 
+@pytest.mark.slow
+def test_the_example_installs_as_a_package_and_passes_plugin_check(tmp_path):
+    """pip installs it (no network, no build isolation); visionkit then finds it through its
+    entry point alone, as it finds any third-party plugin."""
+    target = tmp_path / "site"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                              "--no-index", "--target", str(target), str(EXAMPLE)],
+                             capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr[-2000:]
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    check = subprocess.run([sys.executable, "-m", "visionkit", "plugin", "check", "motion"],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "[motion] motion: ok" in check.stdout and "[motion] cartoon: ok" in check.stdout
+    listed = subprocess.run([sys.executable, "-m", "visionkit", "plugins"], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert "visionkit-motion" in listed.stdout and "tasks: cartoon, motion" in listed.stdout
+
+
 # -- visionkit plugin new -----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
