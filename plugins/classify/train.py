@@ -23,7 +23,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -288,8 +288,8 @@ class ClassifySharedHead(SharedHead):
     headline = ("top1",)
     held_out = (10000, 1400)
 
-    def build(self, channels: Mapping[str, int]) -> ClassifyHead:
-        return ClassifyHead(channels["c5"], len(CLASSES))
+    def build(self, channels: Mapping[str, int], labels: Sequence[str] | None = None) -> ClassifyHead:
+        return ClassifyHead(channels["c5"], len(labels or CLASSES))
 
     def loss(self, module: ClassifyHead, features: Mapping[str, torch.Tensor], batch: Batch) -> HeadLoss:
         labels = torch.from_numpy(batch.image_labels)
@@ -301,8 +301,10 @@ class ClassifySharedHead(SharedHead):
         return HeadLoss({"cls": F.cross_entropy(logits, labels[has])},
                         {"cls_correct": correct, "cls_count": int(has.sum())})
 
-    def export(self, module: ClassifyHead, ctx: ExportContext) -> dict[str, Path]:
-        path = ctx.export(module, "classify", features=("c5",), task="classify", labels=CLASSES,
+    def export(
+        self, module: ClassifyHead, ctx: ExportContext, labels: Sequence[str] | None = None
+    ) -> dict[str, Path]:
+        path = ctx.export(module, "classify", features=("c5",), task="classify", labels=labels or CLASSES,
                           output="logits", options={"topk": 5})
         return {"classify": path}
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -170,8 +170,8 @@ class DetectSharedHead(SharedHead):
     headline = ("AP",)
     held_out = (10000, 500)
 
-    def build(self, channels: Mapping[str, int]) -> DetectHeads:
-        return DetectHeads({k: channels[k] for k in FEATURES}, len(CATEGORIES))
+    def build(self, channels: Mapping[str, int], labels: Sequence[str] | None = None) -> DetectHeads:
+        return DetectHeads({k: channels[k] for k in FEATURES}, len(labels or CATEGORIES))
 
     def loss(self, module: DetectHeads, features: Mapping[str, Tensor], batch: Batch) -> HeadLoss:
         h, w = batch.size
@@ -182,17 +182,20 @@ class DetectSharedHead(SharedHead):
             {"roi_correct": det.correct, "roi_count": det.count},
         )
 
-    def export(self, module: DetectHeads, ctx: ExportContext) -> dict[str, Path]:
+    def export(
+        self, module: DetectHeads, ctx: ExportContext, labels: Sequence[str] | None = None
+    ) -> dict[str, Path]:
+        labels = tuple(labels or CATEGORIES)
         h, w = ctx.input_size
         rois = torch.tensor([[8.0, 8.0, 120.0, 96.0], [40.0, 30.0, 200.0, 250.0]])
         p2 = (1, module.rpn.lateral2.out_channels, h // 4, w // 4)
         boxes = ctx.export(
             module.boxes, "detect_boxes", features={"p2": p2},
-            task="detect.boxes", labels=CATEGORIES, output="rcnn.boxes", output_names=("probs", "deltas"),
+            task="detect.boxes", labels=labels, output="rcnn.boxes", output_names=("probs", "deltas"),
             extra_inputs={"rois": rois, "batch_indices": torch.zeros(2, dtype=torch.int64)},
         )
         rpn = ctx.export(
-            module.rpn, "detect", features=FEATURES, task="detect", labels=CATEGORIES, output="rcnn",
+            module.rpn, "detect", features=FEATURES, task="detect", labels=labels, output="rcnn",
             output_names=("objectness", "deltas", "p2"), parts={"box_head": boxes.name},
         )
         return {"detect": rpn, "detect_boxes": boxes}

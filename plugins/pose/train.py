@@ -14,7 +14,7 @@ label whose boxes are figures.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -38,11 +38,13 @@ def figure_targets(
     classes: list[np.ndarray],
     keypoints: list[np.ndarray],
     rng: np.random.Generator | None,
+    figure_id: int = FIGURE_ID,
 ):
-    """Regions (R, 4), their batch indices (R,) and joints (R, K, 3) of every figure in a batch."""
+    """Regions (R, 4), their batch indices (R,) and joints (R, K, 3) of every figure (objects
+    of class ``figure_id``) in a batch."""
     regions, batch, joints = [], [], []
     for i, (b, c, k) in enumerate(zip(boxes, classes, keypoints)):
-        sel = c == FIGURE_ID
+        sel = c == figure_id
         if not sel.any():
             continue
         fb = b[sel].copy()
@@ -84,26 +86,33 @@ class PoseSharedHead(SharedHead):
     features = FEATURES
     order = 40
     headline = ("pck@0.1",)
+    #: the class whose objects carry the joints (its id in the detector's labels, and its name,
+    #: which the card names for the run time) and the joints' skeleton: ShapeWorld's, unless a
+    #: head is trained on a keypoint set of the user's (which sets both on its instance)
+    figure: tuple[int, str] = (FIGURE_ID, "figure")
+    skeleton: tuple[tuple[int, int], ...] = tuple(SKELETON)
 
-    def build(self, channels: Mapping[str, int]) -> PoseHead:
-        return PoseHead({k: channels[k] for k in FEATURES}, len(JOINTS))
+    def build(self, channels: Mapping[str, int], labels: Sequence[str] | None = None) -> PoseHead:
+        return PoseHead({k: channels[k] for k in FEATURES}, len(labels or JOINTS))
 
     def loss(self, module: PoseHead, features: Mapping[str, Tensor], batch: Batch) -> HeadLoss:
         # validation regions are the true boxes: the same every epoch, so epochs compare
         rng = batch.rng if batch.train else None
-        targets = figure_targets(batch.boxes, batch.classes, batch.keypoints, rng)
+        targets = figure_targets(batch.boxes, batch.classes, batch.keypoints, rng, self.figure[0])
         if targets is None:
             return HeadLoss({"pose": torch.zeros(())})
         loss, stats = pose_loss(module, dict(features), targets)
         return HeadLoss({"pose": loss}, stats)
 
-    def export(self, module: PoseHead, ctx: ExportContext) -> dict[str, Path]:
+    def export(
+        self, module: PoseHead, ctx: ExportContext, labels: Sequence[str] | None = None
+    ) -> dict[str, Path]:
         rois = torch.tensor([[8.0, 8.0, 120.0, 96.0], [40.0, 30.0, 200.0, 250.0]])
         path = ctx.export(
-            module, "pose", features=FEATURES, task="pose", labels=JOINTS, output="keypoints",
+            module, "pose", features=FEATURES, task="pose", labels=labels or JOINTS, output="keypoints",
             output_names=("keypoints",),
             extra_inputs={"regions": rois, "batch_indices": torch.zeros(2, dtype=torch.int64)},
-            config={"skeleton": [list(p) for p in SKELETON], "figure_label": "figure"},
+            config={"skeleton": [list(p) for p in self.skeleton], "figure_label": self.figure[1]},
         )
         return {"pose": path}
 

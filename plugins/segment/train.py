@@ -9,7 +9,7 @@ logits exactly there, for a quarter of the full cost. The exported graph ends in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -35,19 +35,21 @@ class SegmentSharedHead(SharedHead):
     order = 30
     headline = ("mIoU",)
 
-    def build(self, channels: Mapping[str, int]) -> FCNHead:
-        return FCNHead({k: channels[k] for k in FEATURES}, len(CATEGORIES))
+    def build(self, channels: Mapping[str, int], labels: Sequence[str] | None = None) -> FCNHead:
+        return FCNHead({k: channels[k] for k in FEATURES}, len(labels or CATEGORIES))
 
     def loss(self, module: FCNHead, features: Mapping[str, Tensor], batch: Batch) -> HeadLoss:
         labels = torch.from_numpy(batch.data.semantic[batch.index, ::STEP, ::STEP].astype(np.int64))
         logits = module.sampled(*(features[k] for k in FEATURES), step=STEP).float()
         return HeadLoss({"seg": F.cross_entropy(logits, labels)})
 
-    def export(self, module: FCNHead, ctx: ExportContext) -> dict[str, Path]:
+    def export(
+        self, module: FCNHead, ctx: ExportContext, labels: Sequence[str] | None = None
+    ) -> dict[str, Path]:
         # the wrapper must be in eval mode too: export restores a wrapper's mode on its children
         path = ctx.export(
             FCNLabels(module).eval(), "segment", features=FEATURES, task="segment",
-            labels=("background",) + CATEGORIES, output="fcn", output_names=("labels",),
+            labels=("background",) + tuple(labels or CATEGORIES), output="fcn", output_names=("labels",),
         )
         return {"segment": path}
 

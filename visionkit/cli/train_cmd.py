@@ -1,7 +1,9 @@
-"""``visionkit train classify`` (backbone pre-training + classify head) and
-``visionkit export CHECKPOINT --out DIR`` (re-export a training checkpoint to ONNX).
+"""``visionkit train classify`` (backbone pre-training + classify head, or a classify head on
+a frozen backbone for the user's ImageFolder), ``visionkit train detect|segment|pose --data``
+(a head on a frozen backbone for the user's COCO set) and ``visionkit export CHECKPOINT --out
+DIR`` (re-export a training checkpoint to ONNX).
 
-torch is imported only inside :func:`run`/:func:`run_export` (the ``[train]`` extra).
+torch is imported only inside the ``run*`` functions (the ``[train]`` extra).
 """
 
 from __future__ import annotations
@@ -23,18 +25,27 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
     tasks.required = True
     c = tasks.add_parser(
         "classify", parents=parents,
-        help="pre-train the backbone with a classify head; export both to ONNX",
-        description="Train backbone + classify head on ShapeWorld (or an ImageFolder given with "
-                    "--data), test on a held-out set, export <name>_backbone.onnx and "
-                    "<name>_classify.onnx with model cards. Defaults reproduce the bundled models.",
+        help="pre-train the backbone with a classify head, or train a classify head on your pictures",
+        description="Without --data: train backbone + classify head on ShapeWorld, test on a held-out set, "
+                    "export <name>_backbone.onnx and <name>_classify.onnx with model cards; the defaults "
+                    "reproduce the bundled models. With --data IMAGEFOLDER: transfer learning, a classify "
+                    "head trained on the frozen ImageNet backbone's cached features of your pictures (or "
+                    "another backbone's, --backbone), measured on a held-out share of them (--val-split) and "
+                    "exported beside the backbone; --scratch trains a backbone from scratch on them instead.",
         epilog="examples:\n"
                "  visionkit train classify --out assets/models --seed 0     # the bundled models\n"
-               "  visionkit train classify --data photos/ --out runs/mine  # photos/<label>/*.jpg",
+               "  visionkit train classify --data photos/ --out runs/mine  # photos/<label>/*.jpg\n"
+               "  visionkit train classify --data photos/ --scratch --arch resnet_mini --out runs/scratch",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     c.add_argument("--out", default="runs/classify", metavar="DIR", help="output folder (default: runs/classify)")
     c.add_argument("--seed", type=int, default=0, help="seed of data, init and order (default: 0)")
-    c.add_argument("--data", metavar="DIR", help="ImageFolder DIR/<label>/<image> instead of ShapeWorld")
+    c.add_argument("--data", metavar="DIR", help="your ImageFolder DIR/<label>/<image> (default: ShapeWorld)")
+    how = c.add_mutually_exclusive_group()
+    how.add_argument("--frozen", action="store_true",
+                     help="train the classify head alone on a frozen backbone (the default with --data)")
+    how.add_argument("--scratch", action="store_true",
+                     help="with --data: train a backbone and classify head from scratch on your pictures")
     recipe = "(default: the bundled-model recipe)"
     c.add_argument("--epochs", type=int, default=None, help=f"training epochs {recipe}")
     c.add_argument("--n-train", type=int, default=None, help=f"ShapeWorld training images {recipe}")
@@ -43,16 +54,43 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
     c.add_argument("--batch-size", type=int, default=None, help=recipe)
     c.add_argument("--lr", type=float, default=None, help=f"peak learning rate {recipe}")
     c.add_argument("--optimizer", choices=("sgd", "adamw"), default=None, help=recipe)
-    c.add_argument("--size", type=int, default=128, help="input side in pixels (default: 128)")
+    c.add_argument("--size", type=int, default=None, help="input side in pixels (default: 128)")
     c.add_argument("--arch", default=None, help="backbone: resnet_mini (default), resnet18, resnet50, ...")
     c.add_argument("--patience", type=int, default=None, help="early-stopping patience in epochs")
     c.add_argument("--resume", action="store_true",
                    help="continue the run that stopped part-way (its state is saved in OUT as "
                         "NAME_classify.state.pt every epoch and every 10 minutes); give the same options")
     c.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    _transfer_arguments(c, with_common=False)
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     c.set_defaults(func=run)
+
+    for task, what in (("detect", "boxes"), ("segment", "masks (polygons, RLE or masks/ label maps)"),
+                       ("pose", "keypoints")):
+        t = tasks.add_parser(
+            task, parents=parents, help=f"train a {task} head on your COCO set (transfer learning)",
+            description=f"Transfer learning: train a {task} head on the frozen ImageNet backbone (or "
+                        f"--backbone) from its cached features of a COCO set's pictures and {what}; "
+                        "pictures are letterboxed as the backbone's card says and also mirrored. A seeded "
+                        "share (--val-split) is held out: training stops early when its loss stops falling, "
+                        f"and the exported head is measured on it as 'visionkit eval {task}' measures. The "
+                        "head's labels are the set's category names"
+                        + (" (its joints; the detector it runs on is trained on the set too)."
+                           if task == "pose" else "."),
+            epilog="examples:\n"
+                   f"  visionkit train {task} --data my-coco/ --out runs/{task}\n"
+                   f"  visionkit train {task} --data my-coco/annotations.json --epochs 60 --resume",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        t.add_argument("--data", required=True, metavar="COCO_DIR",
+                       help="a COCO folder holding annotations.json (or that file)")
+        t.add_argument("--out", default=f"runs/{task}", metavar="DIR",
+                       help=f"output folder (default: runs/{task})")
+        _transfer_arguments(t, with_common=True)
+        t.add_argument("--json", action="store_true", help="print the summary as JSON")
+        t.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+        t.set_defaults(func=run_transfer, task=task)
 
     w = tasks.add_parser(
         "shapeworld", parents=parents,
@@ -176,7 +214,38 @@ def _command() -> str:
     return shlex.join(["visionkit", *args]) if prog in ("visionkit", "__main__.py") else shlex.join(sys.argv)
 
 
+def _transfer_arguments(p: argparse.ArgumentParser, with_common: bool) -> None:
+    """The options of training a head on a frozen backbone from the user's set; ``with_common``
+    adds those ``train classify`` already has for its other path."""
+    p.add_argument("--backbone", metavar="PATH", default=None,
+                   help="the frozen, exported backbone (default: the bundled "
+                        "efficientnet_lite0_backbone.onnx)")
+    if with_common:
+        p.add_argument("--seed", type=int, default=0, help="seed of the split, init and order (default: 0)")
+        p.add_argument("--epochs", type=int, default=None, help="most training epochs (default: 30)")
+        p.add_argument("--batch-size", type=int, default=None, help="pictures per step (default: 16)")
+        p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the optimizer's)")
+        p.add_argument("--optimizer", choices=("adamw", "sgd"), default=None, help="(default: adamw)")
+        p.add_argument("--patience", type=int, default=None,
+                       help="early stopping: epochs without a lower validation loss (default: 5)")
+        p.add_argument("--resume", action="store_true",
+                       help="continue the run that stopped part-way (its state is OUT/NAME_TASK.state.pt); "
+                            "give the same options")
+        p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--val-split", type=float, default=0.2, metavar="F",
+                   help="share of your pictures held out to stop early and to measure (default: 0.2)")
+    p.add_argument("--copies", type=int, choices=(1, 2), default=2,
+                   help="cached versions of each picture: 1 as it is, 2 also mirrored (default: 2)")
+    p.add_argument("--name", default=None, help="file prefix: NAME_<task>.onnx (default: custom)")
+    p.add_argument("--cache", default="runs/feature_cache", metavar="DIR",
+                   help="where feature caches are kept (default: runs/feature_cache)")
+    p.add_argument("--cache-limit-gb", type=float, default=8.0,
+                   help="refuse a cache larger than this (default: 8)")
+
+
 _RECIPE_FLAGS = ("epochs", "n_train", "n_val", "n_test", "batch_size", "lr", "optimizer", "arch")
+#: what only training a backbone from scratch reads
+_SCRATCH_FLAGS = ("arch", "size", "n_train", "n_val", "n_test")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -186,12 +255,27 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--{flag.replace('_', '-')} must be at least 1, not {value}")
     if args.lr is not None and args.lr <= 0:
         raise UsageError("--lr must be positive")
-    if args.size < 32 or args.size % 32:
+    if args.size is not None and (args.size < 32 or args.size % 32):
         raise UsageError(f"--size must be a multiple of 32 (the backbone's stride), not {args.size}")
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be at least 1")
     if args.data is not None and not Path(args.data).is_dir():
         raise InputError(f"{args.data}: no such folder")
+    if args.scratch and args.backbone is not None:
+        raise UsageError("--scratch trains a backbone of its own; --backbone names a frozen one: "
+                         "give one of them")
+    if (args.frozen or args.backbone is not None) and args.data is None:
+        raise UsageError("a classify head on a frozen backbone learns your pictures: give --data IMAGEFOLDER "
+                         "(ShapeWorld heads on a frozen backbone: visionkit train heads)")
+    if args.data is not None and not args.scratch:  # transfer learning, the default for a user's set
+        given = [f"--{f.replace('_', '-')}" for f in _SCRATCH_FLAGS if getattr(args, f) is not None]
+        if given:
+            is_, it = ("is", "it") if len(given) == 1 else ("are", "them")
+            raise UsageError(f"{', '.join(given)} {is_} for a backbone trained from scratch: add --scratch, "
+                             f"or leave {it} out to train a head on the frozen backbone")
+        return run_transfer(args)
+    if args.size is None:
+        args.size = 128
     require("torch", "train")
     require("onnx", "train")
     from ..nn.backbones import ARCHS
@@ -201,6 +285,8 @@ def run(args: argparse.Namespace) -> int:
     from visionkit.plugins.classify.train import train_classify
 
     given = {k: getattr(args, k) for k in _RECIPE_FLAGS if getattr(args, k) is not None}
+    if args.name is not None:
+        given["name"] = args.name
     result = train_classify(
         args.out, seed=args.seed, size=args.size, threads=args.threads, data_dir=args.data,
         progress=not args.quiet, patience=args.patience, command=_command(), resume=args.resume,
@@ -354,4 +440,42 @@ def run_heads(args: argparse.Namespace) -> int:
     else:
         print(f"wrote {len(summary['paths'])} models to {args.out} for backbone {summary['hash']} in "
               f"{summary['seconds']:.0f}s ({summary['epochs']} epochs): " + _headlines(summary["metrics"]))
+    return 0
+
+
+_TRANSFER_FLAGS = ("epochs", "batch_size", "lr", "optimizer", "patience", "threads")
+
+
+def run_transfer(args: argparse.Namespace) -> int:
+    """``train classify --data`` (without --scratch) and ``train detect|segment|pose``."""
+    for flag in ("epochs", "batch_size", "patience", "threads"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UsageError(f"--{flag.replace('_', '-')} must be at least 1, not {value}")
+    for flag in ("lr", "cache_limit_gb"):
+        value = getattr(args, flag)
+        if value is not None and not value > 0:
+            raise UsageError(f"--{flag.replace('_', '-')} must be positive, not {value}")
+    if not 0 < args.val_split < 1:
+        raise UsageError(f"--val-split must be between 0 and 1, not {args.val_split:g}")
+    if not Path(args.data).exists():
+        raise InputError(f"{args.data}: no such folder")
+    require("torch", "train")
+    require("onnx", "train")
+    from ..nn.recipes.transfer import DEFAULT_BACKBONE, TransferRecipe, train_and_export
+
+    given = {k: getattr(args, k) for k in _TRANSFER_FLAGS if getattr(args, k) is not None}
+    recipe = TransferRecipe(args.task, seed=args.seed, val_split=args.val_split, copies=args.copies, **given)
+    summary = train_and_export(
+        args.out, recipe, args.data, args.backbone or DEFAULT_BACKBONE, cache_root=args.cache,
+        limit_gb=args.cache_limit_gb, name=args.name or "custom", command=_command(), resume=args.resume,
+        log=_logger(args.quiet), progress=not args.quiet,
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        head = summary["paths"][args.task]
+        print(f"wrote {head} for backbone {summary['hash']} in {summary['seconds']:.0f}s "
+              f"({summary['epochs']} epochs); on {summary['val_images']} validation pictures: "
+              + _headlines(summary["metrics"]))
     return 0

@@ -28,6 +28,11 @@ figure's left wrist). A mirror is the one geometric change that keeps every Shap
 true (shapes are drawn at any rotation, figures face either way) and keeps the picture whole
 (a crop or warp would cut objects and move the letterbox). More copies cost disk and filling
 time, not time per epoch: an epoch reads one copy of each picture, drawn at random.
+
+A user's own set (:func:`picture_cache`: an ImageFolder or a COCO set, read by
+:mod:`visionkit.nn.recipes.transfer`) is cached the same way; its fingerprint names the set by
+what its files hold (see :class:`Pictures`) instead of ``parts``, and its joints, if any, are
+mirrored by their names (``left_*`` and ``right_*`` change places as ``l_*`` and ``r_*`` do).
 """
 
 from __future__ import annotations
@@ -38,17 +43,18 @@ import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-from ..cards import ModelCard
+from ..cards import InputSpec, ModelCard
 from ..data.figures import JOINTS
 from ..data.scene_arrays import SceneArrays, make_scene_arrays
 from ..errors import ModelError, UsageError
 from ..progress import Progress
 
-__all__ = ["AUGMENTS", "FeatureCache", "feature_cache", "mirror_boxes", "mirror_keypoints", "read_backbone"]
+__all__ = ["AUGMENTS", "FeatureCache", "Pictures", "feature_cache", "mirror_boxes", "mirror_keypoints",
+           "mirror_order", "picture_cache", "read_backbone"]
 
 FORMAT = 1  # the layout's version: a new one makes new caches
 #: what copy k of a picture is
@@ -67,10 +73,27 @@ def mirror_boxes(boxes: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def mirror_keypoints(keypoints: np.ndarray, width: int) -> np.ndarray:
+def mirror_order(names: Sequence[str]) -> list[int]:
+    """Joint order after a mirror for joints called ``names``: each left joint takes its right
+    partner's place and back, partners named ``l_x``/``r_x`` or with ``left``/``right`` in the
+    name (COCO's ``left_eye``); a joint without a partner keeps its place."""
+    index = {name: i for i, name in enumerate(names)}
+
+    def partners(name: str):
+        if name[:2] in _SIDES:
+            yield _SIDES[name[:2]] + name[2:]
+        for a, b in (("left", "right"), ("right", "left"), ("Left", "Right"), ("Right", "Left")):
+            if a in name:
+                yield name.replace(a, b)
+
+    return [next((index[p] for p in partners(n) if p in index), i) for i, n in enumerate(names)]
+
+
+def mirror_keypoints(keypoints: np.ndarray, width: int, order: Sequence[int] | None = None) -> np.ndarray:
     """(k, K, 3) joints of the mirrored picture: x mirrored (pixel centres, so ``x -> W-1-x``),
-    left and right swapped; unlabelled joints (``v == 0``, at 0, 0) stay as they are."""
-    out = keypoints[:, _SWAP].copy()
+    left and right swapped (``order``, default ShapeWorld's figures'; see :func:`mirror_order`);
+    unlabelled joints (``v == 0``, at 0, 0) stay as they are."""
+    out = keypoints[:, _SWAP if order is None else list(order)].copy()
     labelled = out[..., 2] > 0
     out[..., 0] = np.where(labelled, width - 1 - out[..., 0], out[..., 0])
     return out
@@ -106,6 +129,23 @@ def fingerprint(card: ModelCard, parts: Sequence[tuple[str, int, int]], copies: 
             "parts": [[k, int(n), int(s)] for k, n, s in parts], "augment": list(AUGMENTS[:copies])}
 
 
+class Pictures(Protocol):
+    """A set of a user's pictures and their annotations, as :func:`picture_cache` reads it."""
+
+    #: names of the joints each object's keypoints hold (empty: none), for mirroring them
+    joints: Sequence[str]
+
+    def __len__(self) -> int: ...
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Plain data that changes whenever a picture or an annotation does."""
+        ...
+
+    def arrays(self, start: int, stop: int, spec: InputSpec) -> SceneArrays:
+        """Pictures ``start`` to ``stop`` put through ``spec``'s geometry, annotations moved along."""
+        ...
+
+
 def _key(made_of: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(made_of, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -120,6 +160,9 @@ class FeatureCache:
         names = self.meta["maps"] if maps is None else maps
         self.maps = {k: np.load(self.folder / f"{k}.npy", mmap_mode="r") for k in names}
         self.semantic = np.load(self.folder / "semantic.npy", mmap_mode="r")
+        # caches made before joints were recorded hold ShapeWorld's figures
+        joints = self.meta.get("joints", list(JOINTS))
+        self._order = None if list(joints) == list(JOINTS) else mirror_order(joints)
         with np.load(self.folder / "annotations.npz") as a:
             cuts = np.cumsum(a["counts"])[:-1]
             self.boxes = np.split(a["boxes"], cuts)
@@ -159,9 +202,12 @@ class FeatureCache:
         def pick(items: list[np.ndarray], flip) -> list[np.ndarray]:
             return [flip(items[i], w) if m else items[i] for i, m in zip(index, mirror)]
 
+        def mirror_joints(keypoints: np.ndarray, width: int) -> np.ndarray:
+            return mirror_keypoints(keypoints, width, self._order)
+
         return SceneArrays(
             np.zeros((len(index), 0, 0, 3), np.uint8), semantic, pick(self.boxes, mirror_boxes),
-            [self.classes[i] for i in index], pick(self.keypoints, mirror_keypoints), self.image_labels[index],
+            [self.classes[i] for i in index], pick(self.keypoints, mirror_joints), self.image_labels[index],
         )
 
 
@@ -173,6 +219,38 @@ def feature_cache(
     """The cache of ``backbone``'s maps (``maps``; default all) over the set ``parts``, in
     ``copies`` versions per picture: the one under ``root`` if these inputs made one, else filled
     now. Refuses in one line, before any work, when it would take more than ``limit_gb``."""
+    card, maps = _opened(backbone, copies, maps)
+    made_of = fingerprint(card, parts, copies)
+    n = sum(int(p[1]) for p in parts)
+
+    def make(start: int, stop: int) -> SceneArrays:
+        return make_scene_arrays([tuple(p) for p in parts], card.input, workers=workers, window=(start, stop))
+
+    return _cached(backbone, card, made_of, n, make, JOINTS, maps, root, limit_gb, progress, log)
+
+
+def picture_cache(
+    backbone: str | Path, pictures: Pictures, root: str | Path, *, copies: int = 2,
+    maps: Sequence[str] | None = None, limit_gb: float = 8.0, progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> FeatureCache:
+    """The cache of ``backbone``'s maps of a user's ``pictures``, as :func:`feature_cache` makes
+    one of a ShapeWorld set: reused while the backbone, the pictures' files and the copies are
+    the same, else filled now."""
+    card, maps = _opened(backbone, copies, maps)
+    made_of = {"format": FORMAT, "backbone": card.hash, "input": asdict(card.input),
+               "pictures": pictures.fingerprint(), "augment": list(AUGMENTS[:copies])}
+
+    def make(start: int, stop: int) -> SceneArrays:
+        return pictures.arrays(start, stop, card.input)
+
+    return _cached(backbone, card, made_of, len(pictures), make, tuple(pictures.joints), maps, root, limit_gb,
+                   progress, log)
+
+
+def _opened(backbone: str | Path, copies: int,
+            maps: Sequence[str] | None) -> tuple[ModelCard, tuple[str, ...]]:
+    """The backbone's card and the maps asked for, each checked in one line."""
     if not 1 <= copies <= len(AUGMENTS):
         raise UsageError(f"copies must be 1 to {len(AUGMENTS)} ({', '.join(AUGMENTS)}), not {copies}")
     card = read_backbone(backbone)
@@ -180,7 +258,12 @@ def feature_cache(
     missing = [m for m in maps if m not in card.features]
     if missing:
         raise ModelError(f"{Path(backbone).name} gives {', '.join(card.features)}, not {', '.join(missing)}")
-    made_of = fingerprint(card, parts, copies)
+    return card, maps
+
+
+def _cached(backbone: str | Path, card: ModelCard, made_of: dict[str, Any], n: int,
+            make: Callable[[int, int], SceneArrays], joints: Sequence[str], maps: Sequence[str],
+            root: str | Path, limit_gb: float, progress: bool, log: Callable[[str], None]) -> FeatureCache:
     folder = Path(root) / f"{card.name}-{_key(made_of)}"
     if (folder / "meta.json").is_file():
         held = json.loads((folder / "meta.json").read_text())["maps"]
@@ -189,18 +272,18 @@ def feature_cache(
             return FeatureCache(folder, maps)
         log(f"feature cache: {folder} lacks {', '.join(m for m in maps if m not in held)}; filling it again")
         maps = tuple(m for m in card.features if m in held or m in maps)
-    _fill(backbone, card, made_of, maps, folder, limit_gb, workers, progress, log)
+    _fill(backbone, card, made_of, n, make, joints, maps, folder, limit_gb, progress, log)
     return FeatureCache(folder, maps)
 
 
-def _fill(backbone: str | Path, card: ModelCard, made_of: dict[str, Any], maps: Sequence[str], folder: Path,
-          limit_gb: float, workers: int, progress: bool, log: Callable[[str], None]) -> None:
+def _fill(backbone: str | Path, card: ModelCard, made_of: dict[str, Any], n: int,
+          make: Callable[[int, int], SceneArrays], joints: Sequence[str], maps: Sequence[str], folder: Path,
+          limit_gb: float, progress: bool, log: Callable[[str], None]) -> None:
     from ..runtime import load_model
 
     t0 = time.monotonic()
     model = load_model(backbone)
-    parts, copies = made_of["parts"], len(made_of["augment"])
-    n = sum(p[1] for p in parts)
+    copies = len(made_of["augment"])
     h, w = card.input.size
     feed = model.inputs[0].name
     probe = dict(zip(model.outputs, model.run({feed: np.zeros((1, h, w, 3), np.uint8)})))
@@ -222,7 +305,7 @@ def _fill(backbone: str | Path, card: ModelCard, made_of: dict[str, Any], maps: 
     bar = Progress(n * copies, "features", enabled=progress)
     for start in range(0, n, GENERATE_CHUNK):
         stop = min(start + GENERATE_CHUNK, n)
-        data = make_scene_arrays([tuple(p) for p in parts], card.input, workers=workers, window=(start, stop))
+        data = make(start, stop)
         semantic[start:stop] = data.semantic
         boxes += data.boxes
         classes += data.classes
@@ -245,9 +328,11 @@ def _fill(backbone: str | Path, card: ModelCard, made_of: dict[str, Any], maps: 
     counts = np.array([len(b) for b in boxes], np.int64)
     np.savez(tmp / "annotations.npz", counts=counts, boxes=np.concatenate(boxes).reshape(-1, 4),
              classes=np.concatenate(classes).astype(np.int64),
-             keypoints=np.concatenate(keypoints).reshape(-1, len(JOINTS), 3), image_labels=np.concatenate(labels))
+             keypoints=np.concatenate(keypoints),  # each picture's is (objects, joints, 3) already
+             image_labels=np.concatenate(labels))
     meta = {"made_of": made_of, "backbone": {"name": card.name, "hash": card.hash, "file": str(backbone)},
             "n": n, "copies": copies, "maps": {k: list(s) for k, s in shapes.items()}, "input_size": [h, w],
+            "joints": list(joints),
             "bytes": need, "seconds": round(time.monotonic() - t0, 1), "provider": model.provider}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
     shutil.rmtree(folder, ignore_errors=True)  # a folder without meta.json: an older stopped rename

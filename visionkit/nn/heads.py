@@ -12,7 +12,10 @@ checkpoints) by registering a :class:`~visionkit.registry.HeadSpec` whose factor
 The recipe then, for every registered head, in :attr:`SharedHead.order`:
 
 1. **builds** its module on the backbone's channels (``build``) and sets it on the shared model
-   under the head's name, so checkpoints hold ``<name>.<parameter>`` keys;
+   under the head's name, so checkpoints hold ``<name>.<parameter>`` keys; the ShapeWorld
+   recipes build it for ShapeWorld's classes, ``visionkit train classify|detect|segment|pose
+   --data`` for the names of the user's set (``build(channels, labels)``, and the same
+   ``labels`` to ``export``);
 2. **trains** it: every step computes the backbone's feature maps once and asks each head for
    its loss on that :class:`Batch` (``loss``); the terms of all heads are summed;
 3. **exports** it against the exported backbone's hash (``export``, usually through
@@ -166,16 +169,21 @@ class SharedHead:
         if "name" in cls.__dict__ and "roles" not in cls.__dict__:
             cls.roles = (cls.name,)
 
-    def build(self, channels: Mapping[str, int]) -> nn.Module:
-        """The head's module for a backbone whose feature maps have ``channels``."""
+    def build(self, channels: Mapping[str, int], labels: Sequence[str] | None = None) -> nn.Module:
+        """The head's module for a backbone whose feature maps have ``channels``, telling
+        ``labels`` apart (the names its card will list; a segmenter adds ``background``
+        itself). None: the ShapeWorld names the bundled models have."""
         raise NotImplementedError
 
     def loss(self, module: nn.Module, features: Mapping[str, Tensor], batch: Batch) -> HeadLoss:
         """The head's loss terms on one batch; ``features`` are the backbone's maps of it."""
         raise NotImplementedError
 
-    def export(self, module: nn.Module, ctx: ExportContext) -> dict[str, Path]:
-        """Write every file of :attr:`roles`; returns role -> path."""
+    def export(
+        self, module: nn.Module, ctx: ExportContext, labels: Sequence[str] | None = None
+    ) -> dict[str, Path]:
+        """Write every file of :attr:`roles`, its cards naming the ``labels`` the module was
+        built for (None: as :meth:`build`); returns role -> path."""
         raise NotImplementedError
 
     def verify(
