@@ -92,6 +92,9 @@ class Pipeline:
     :param card: a card file for ``model`` (overrides its sidecar/embedded card).
     :param device: ``auto`` (CUDA when it really loads), ``cpu`` or ``cuda``.
     :param threads: onnxruntime intra-op threads (default: onnxruntime's choice).
+    :param precision: ``"fp32"`` (default) or ``"int8"``: run the shared backbone's int8 copy,
+        ``<backbone>_int8.onnx`` beside it (``visionkit models quantize`` writes it); heads
+        are the same either way.
     :param options: ``{task: {option: value}}``, e.g. ``{"classify": {"topk": 3}}``.
     """
 
@@ -106,8 +109,13 @@ class Pipeline:
         device: Device = "auto",
         threads: int | None = None,
         options: Mapping[str, Mapping[str, Any]] | None = None,
+        precision: str = "fp32",
     ) -> None:
         self.task_names = _parse_tasks(tasks)
+        if precision not in ("fp32", "int8"):
+            raise UsageError(f"precision must be fp32 or int8, not {precision!r}")
+        #: the shared backbone's precision; ``self.backbone.path`` is the file that runs
+        self.precision = precision
         models = dict(models or {})
         if model is not None:
             if len(self.task_names) != 1:
@@ -147,6 +155,9 @@ class Pipeline:
             raise UsageError(f"a model is given for {sorted(unknown)[0]!r}, which is not among the tasks")
         self.task_names = order
         self.tasks = {name: built[name] for name in order}
+        if precision == "int8" and self.backbone is None:
+            raise UsageError("precision int8 runs the shared backbone in int8, and none of these "
+                             "tasks reads it (their models take the image themselves)")
         self._specs = self._input_specs()
         first = self.backbone or next((t.model for t in self.tasks.values() if t.model is not None), None)
         #: the provider the sessions really got; "none" when no task runs a model
@@ -192,6 +203,8 @@ class Pipeline:
                     f"{head.path.name} needs backbone {ref.name!r}; put {ref.name}.onnx beside it "
                     "or pass --backbone PATH"
                 )
+            if self.precision == "int8":
+                path = _int8_backbone(path)
             self.backbone = load_model(path, device=device, threads=threads)
             if self.backbone.card.task != "backbone":
                 raise ModelError(f"{path.name} is a {self.backbone.card.task!r} model, not a backbone")
@@ -431,6 +444,19 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline({self.task_names}, provider={self.provider!r})"
+
+
+def _int8_backbone(path: Path) -> Path:
+    """The int8 copy of a backbone file, beside it; a file named as the copy is taken as is."""
+    from .quantize import INT8_SUFFIX, int8_path
+
+    if path.stem.endswith(INT8_SUFFIX):
+        return path
+    int8 = int8_path(path)
+    if not int8.is_file():
+        raise ModelError(f"no int8 copy of {path.name} (looked for {int8}); make it with "
+                         f"`visionkit models quantize {path}`")
+    return int8
 
 
 def _construct(spec: Any, cls: type, model: OnnxModel | None, options: Mapping[str, Any]) -> Task:

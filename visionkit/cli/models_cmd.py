@@ -1,4 +1,5 @@
-"""``visionkit models info PATH`` and ``visionkit models card MODEL.onnx --task ...``.
+"""``visionkit models info PATH``, ``visionkit models card MODEL.onnx --task ...`` and
+``visionkit models quantize BACKBONE.onnx`` (its int8 copy, see :mod:`visionkit.quantize`).
 
 A card is checked before it is written: the model runs once on a blank picture of the card's
 input size through the task and decoder the card names, so a decoder that cannot read the
@@ -81,6 +82,29 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     card.add_argument("--name", help="model name (default: the file name)")
     card.add_argument("--out", help="where to write (default: MODEL.card.json beside the model)")
     card.set_defaults(func=run_card)
+
+    quantize = msub.add_parser(
+        "quantize", parents=[common], help="write a backbone's int8 copy (static, per-channel, calibrated)",
+        description="Write BACKBONE_int8.onnx beside the backbone: int8 weights per output channel and "
+        "uint8 activations whose ranges are measured on generated ShapeWorld pictures and on your "
+        "own images. It keeps the backbone's hash, so every head made for the backbone runs on it; "
+        "`visionkit predict --precision int8` picks it.",
+        epilog="example:\n"
+        "  visionkit models quantize asset:efficientnet_lite0_backbone.onnx --calibrate photos/ \\\n"
+        "      --out bb_int8.onnx",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    quantize.add_argument("backbone", help="the fp32 backbone (.onnx or asset:NAME.onnx)")
+    quantize.add_argument("--calibrate", nargs="+", default=[], metavar="DIR_OR_FILE",
+                          help="your images, folders or videos, used with the generated pictures "
+                               "(pictures like those the backbone will see fit the ranges to them)")
+    # the default is visionkit.quantize.DEFAULT_PICTURES, not imported here: it would bring numpy
+    # into every command's start
+    quantize.add_argument("--n", type=int, default=None, metavar="N",
+                          help="generated ShapeWorld calibration pictures (default 64; 0: yours alone)")
+    quantize.add_argument("--seed", type=int, default=0, help="the generated pictures' seed")
+    quantize.add_argument("--out", help="where to write (default: BACKBONE_int8.onnx beside the backbone)")
+    quantize.set_defaults(func=run_quantize)
 
 
 def _triple(text: str, flag: str) -> tuple[float, float, float]:
@@ -226,6 +250,23 @@ def _check_decodes(card: ModelCard, path: Path) -> None:
         raise UsageError(f"{path.name}: its outputs do not read as a classifier's {card.output} ({problem})")
     raise UsageError(f"{path.name}: its outputs do not fit the {card.output!r} decoder ({problem}); "
                      f"{_decoder_list(card.task)}")
+
+
+def run_quantize(args: argparse.Namespace) -> int:
+    from ..quantize import int8_path, quantize_backbone
+
+    done = quantize_backbone(args.backbone, args.out, calibrate=args.calibrate, n=args.n, seed=args.seed)
+    calibrated = f"{done.generated} ShapeWorld" + (f" + {done.user} of yours" if done.user else "")
+    print(f"wrote {done.path} ({done.path.stat().st_size / 1e6:.2f} MB int8, from "
+          f"{done.source.stat().st_size / 1e6:.2f} MB; hash {done.card.hash} kept, so the backbone's "
+          "heads run on it)")
+    print(f"  calibrated on {calibrated} pictures in {done.seconds:.0f} s; features vs fp32 on held-out "
+          f"pictures: lowest cosine {done.cosine:.4f}")
+    if done.path.resolve() == int8_path(done.source).resolve():
+        print("  use it: visionkit predict IMAGE --precision int8   (or vk.Pipeline(..., precision='int8'))")
+    else:  # not where --precision int8 looks: name it
+        print(f"  use it: visionkit predict IMAGE --backbone {done.path}")
+    return 0
 
 
 def run_card(args: argparse.Namespace) -> int:

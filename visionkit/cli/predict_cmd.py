@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--card", metavar="PATH", help="card file for --model (default: its sidecar or embedded card)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
+    p.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+                   help="the shared backbone's precision: int8 runs BACKBONE_int8.onnx beside it "
+                        "(`visionkit models quantize` makes it; the summary names the file that ran)")
     add_option_argument(p)
     p.add_argument("--topk", type=int, default=None, help="classes to report per image (classify.topk)")
     p.add_argument("--score", type=float, default=None, help="lowest score kept, 0-1 (detect.score, pose.score)")
@@ -70,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     given = parse_options(args.option)
     # given at construction: an option may decide what a task needs (pose.whole_image)
     pipeline = Pipeline(tasks, model=single, models=by_task or None, backbone=args.backbone,
-                        card=args.card, device=args.device, threads=args.threads, options=given)
+                        card=args.card, device=args.device, threads=args.threads, options=given,
+                        precision=args.precision)
     apply_options(pipeline, merged({t: {} for t in given}, alias_options(args, pipeline.tasks)))
 
     json_out = JsonLinesWriter(sys.stdout) if args.json else None
