@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +156,9 @@ def test_task_from_the_card_does_not_load_the_model_twice(tmp_path, solid_image,
     assert main(["predict", str(img), "--model", str(model), "--threads", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["results"]["classify"]["labels"][0] == "red"
     assert len(runtime._sessions) == 1  # reading the card's task made the session the pipeline uses
+
+
+def test_a_bundled_model_named_asset_colon_works_without_a_task(capsys):
+    star = Path(__file__).resolve().parents[1] / "assets" / "samples" / "shapes_star.png"
+    code, out, err = run_cli(["predict", star, "--model", "asset:shapeworld_classify.onnx"], capsys)
+    assert code == 0 and "classify: star" in out

@@ -33,6 +33,7 @@ def split_models(values: list[str]) -> tuple[str | None, dict[str, str]]:
 def task_of(model: str, card: str | None = None, device: str = "auto", threads: int | None = None) -> str:
     """The task a model's card names (so `--model x.onnx` needs no --task). Give the device and
     threads the pipeline will use: the session is cached, and the pipeline then reuses it."""
+    from ..bundled import resolve_model
     from ..runtime import load_model
 
-    return load_model(model, device=device, threads=threads, card=card).card.task
+    return load_model(resolve_model(model), device=device, threads=threads, card=card).card.task
