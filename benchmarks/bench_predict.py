@@ -176,7 +176,7 @@ def main() -> None:
     from visionkit.bundled import samples
 
     bundled = samples()
-    images = args.image or [next(p for p in bundled if "_" not in p.stem.split("shapes_")[1]),
+    images = args.image or [next(p for p in bundled if p.stem.startswith("shapes_") and p.stem.count("_") == 1),
                             next(p for p in bundled if "320x240" in p.name)]
     print(f"threads: {args.threads or 'onnxruntime default'}")
     bench_overhead(images, args.rounds, args.threads)
