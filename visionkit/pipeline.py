@@ -307,7 +307,7 @@ class Pipeline:
         def done(results: dict, error: str | None = None) -> FrameResult:
             timings["total"] = sum(timings.values())
             return FrameResult(frame.source, frame.index, w, h, self.provider, timings, results,
-                               error=error, image=image, fps=getattr(frame, "fps", None))
+                               error=error, image=image, fps=frame.fps)
 
         if min(h, w) < MIN_SIDE:
             return done({}, f"{frame.source}: image is {w}x{h} px, smaller than {MIN_SIDE}x{MIN_SIDE}")
@@ -316,7 +316,7 @@ class Pipeline:
                 self.finish()
             self.reset()
             self._source = frame.source
-        info = FrameInfo(frame.source, frame.index, frame.timestamp_ms, getattr(frame, "fps", None))
+        info = FrameInfo(frame.source, frame.index, frame.timestamp_ms, frame.fps)
         try:
             results, errors = self._run(image, self.tasks, info, timings)
         except VisionkitError as exc:
@@ -329,8 +329,7 @@ class Pipeline:
         detached (no state is read or kept). A backbone failure raises; a task's is listed."""
         clock = time.perf_counter
         t = clock()
-        specs = [s for s in self._specs if s is not None]
-        prepared: dict[InputSpec, tuple[np.ndarray, Transform]] = {s: preprocess(image, s) for s in specs}
+        prepared: dict[InputSpec, tuple[np.ndarray, Transform]] = {s: preprocess(image, s) for s in self._specs}
         timings["preprocess"] = (clock() - t) * 1e3
 
         features = None
