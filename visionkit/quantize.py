@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -41,6 +40,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import numpy as np
 
 from .errors import InputError, ModelError, UsageError, require
+from .onnx_cards import embed_card
+from .outputs import discard, publish, temp_path
 
 if TYPE_CHECKING:
     import onnx
@@ -132,7 +133,7 @@ def quantize_backbone(model: str | Path, out: str | Path | None = None, *,
         raise UsageError(f"{source.name}: nothing in it runs in int8 (no convolutions to quantize)")
     _correct_biases(int8, fp32, tensors)
     int8_card = _int8_card(card, source, int8, n, user, seed, keep)
-    _embed(int8, int8_card)
+    embed_card(int8, int8_card)
     target.parent.mkdir(parents=True, exist_ok=True)
     _save(int8, target, onnx)
     cosine = _check(source, target, card, seed)
@@ -385,7 +386,7 @@ def _int8_card(card: "ModelCard", source: Path, int8: "onnx.ModelProto", n: int,
                keep: list[str]) -> "ModelCard":
     import onnxruntime as ort
 
-    from .testing.models import model_hash  # the torch-free form of the export's content hash
+    from .onnx_cards import model_hash
 
     provenance = dict(card.provenance)
     provenance["quantized_from"] = {"file": source.name, "hash": card.hash}
@@ -410,25 +411,15 @@ def _int8_card(card: "ModelCard", source: Path, int8: "onnx.ModelProto", n: int,
     return card.with_(config={**card.config, "precision": "int8"}, provenance=provenance)
 
 
-def _embed(model: "onnx.ModelProto", card: "ModelCard") -> None:
-    from .cards import METADATA_KEY
-
-    keep = [(p.key, p.value) for p in model.metadata_props if p.key != METADATA_KEY]
-    del model.metadata_props[:]
-    for key, value in keep + [(METADATA_KEY, card.to_json())]:
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-
-
 def _save(model: "onnx.ModelProto", target: Path, onnx: Any) -> None:
-    """Write through a temporary file beside the target, so a failure leaves no half file."""
-    tmp = str(target.with_name(f".{target.name}.{os.getpid()}.tmp"))  # created as any file is (umask)
+    """Write under a temporary name and publish whole, so a failure leaves no half file."""
+    tmp = temp_path(target)
     try:
-        onnx.save(model, tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        onnx.save(model, str(tmp))
+    except BaseException:
+        discard(tmp)
+        raise
+    publish(tmp, target, overwrite=True)
 
 
 def _check(fp32: Path, int8: Path, card: "ModelCard", seed: int) -> float:

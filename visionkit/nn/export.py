@@ -14,7 +14,6 @@ it names the graph and weights, not the card.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import io
 import shlex
 import subprocess
@@ -28,7 +27,8 @@ import onnx
 import torch
 from torch import nn
 
-from ..cards import METADATA_KEY, BackboneRef, InputSpec, ModelCard
+from ..cards import BackboneRef, InputSpec, ModelCard
+from ..onnx_cards import embed_card, model_hash, read_card
 
 __all__ = [
     "ExportMismatchError", "embed_card", "export_backbone", "export_head", "git_commit",
@@ -40,34 +40,6 @@ OPSET = 17
 
 class ExportMismatchError(RuntimeError):
     """onnxruntime and torch disagree on an exported model: a bug, never a user error."""
-
-
-def model_hash(model: onnx.ModelProto | bytes | str | Path) -> str:
-    """sha256 (first 16 hex digits) of the ModelProto serialized without ``metadata_props``."""
-    if isinstance(model, (str, Path)):
-        model = onnx.load(str(model))
-    elif isinstance(model, (bytes, bytearray)):
-        model = onnx.load_from_string(bytes(model))
-    bare = onnx.ModelProto()
-    bare.CopyFrom(model)
-    del bare.metadata_props[:]
-    return hashlib.sha256(bare.SerializeToString()).hexdigest()[:16]
-
-
-def embed_card(model: onnx.ModelProto, card: ModelCard) -> None:
-    """Put ``card`` in ``model.metadata_props`` (replacing an earlier one)."""
-    keep = [(p.key, p.value) for p in model.metadata_props if p.key != METADATA_KEY]
-    del model.metadata_props[:]
-    onnx.helper.set_model_props(model, {**dict(keep), METADATA_KEY: card.to_json()})
-
-
-def read_card(path: str | Path) -> ModelCard | None:
-    """The card embedded in an ONNX file, or None."""
-    model = onnx.load(str(path), load_external_data=False)
-    for p in model.metadata_props:
-        if p.key == METADATA_KEY:
-            return ModelCard.from_json(p.value, origin=str(path))
-    return None
 
 
 def git_commit(cwd: str | Path | None = None) -> str | None:

@@ -101,14 +101,17 @@ def mirror_keypoints(keypoints: np.ndarray, width: int, order: Sequence[int] | N
 
 def read_backbone(path: str | Path) -> ModelCard:
     """The card of an exported backbone the cache can run; one line for anything else."""
-    from .export import model_hash, read_card
+    import onnx
+
+    from ..onnx_cards import card_of, model_hash
 
     p = Path(path)
     if not p.is_file():
         raise ModelError(f"{path}: no such backbone file")
     try:
-        card = read_card(p)
-        actual = model_hash(p)
+        proto = onnx.load(str(p))  # once: the card and the content hash both come from it
+        card = card_of(proto, origin=str(p))
+        actual = model_hash(proto)
     except Exception as exc:  # noqa: BLE001 - onnx raises its own types for a file that is no model
         raise ModelError(f"{p.name}: not an ONNX model ({' '.join(str(exc).split())[:120]})") from None
     if card is None or card.task != "backbone":

@@ -9,13 +9,13 @@ seeded random numbers: the features mean nothing, but they are the same on every
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..cards import METADATA_KEY, InputSpec, ModelCard
+from ..onnx_cards import model_hash
 
 NAME = "tiny_backbone"
 #: channels of each stride-2 stage; ``c1`` (stride 2) is internal, ``c2``..``c5`` are outputs
@@ -42,17 +42,6 @@ class TinyBackbone:
     @property
     def channels(self) -> dict[str, int]:
         return {f: CHANNELS[f] for f in STRIDES}
-
-
-def model_hash(model) -> str:
-    """sha256 (first 16 hex digits) of the ModelProto without ``metadata_props``: the same
-    definition as ``visionkit.nn.export.model_hash``, here without torch."""
-    import onnx
-
-    bare = onnx.ModelProto()
-    bare.CopyFrom(model)
-    del bare.metadata_props[:]
-    return hashlib.sha256(bare.SerializeToString()).hexdigest()[:16]
 
 
 def _graph(seed: int):
