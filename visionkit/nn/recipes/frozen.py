@@ -237,12 +237,14 @@ def measure(
     ``files`` maps every role (``backbone`` and the heads') to its file. A head that needs a
     role ``files`` lacks is not measured (its numbers are empty)."""
     metrics = {}
+    # only a missing file of another head's role means "not measured"; any other KeyError is a bug
+    roles = {role for h in registered_heads() for role in h.roles} - set(files)
     for head in heads:
         held_out = head.held_out if test_n is None else (head.held_out[0], test_n)
         try:
             metrics[head.name] = head.measure(files, held_out, log)
         except KeyError as exc:
-            if exc.args[0] in files or exc.args[0] == "backbone":
+            if not exc.args or exc.args[0] not in roles:
                 raise
             log(f"{head.name}: not measured: it needs the {exc.args[0]} model trained for this backbone")
             metrics[head.name] = {}
