@@ -23,8 +23,9 @@ class PoseEvaluator(CocoEvaluator):
         pose_sigmas(self.dataset(data), _sigmas(settings))  # the right count, before a model is loaded
 
     def score_files(self, gt, dets, settings: Mapping[str, Any]):
-        _sigmas(settings)
-        return super().score_files(gt, dets, settings)
+        # the truth's joint count decides the default sigmas, as it does with --data
+        sigmas = pose_sigmas(self.dataset(gt), _sigmas(settings))
+        return super().score_files(gt, dets, {**settings, "sigmas": list(sigmas)})
 
     def measure(self, dataset, predictions, pipeline, settings: Mapping[str, Any]) -> dict[str, Any]:
         return evaluate_pose(dataset, predictions, pose_sigmas(dataset, settings.get("sigmas")))

@@ -23,15 +23,19 @@ class MaskWriter:
         self.overwrite = overwrite
         self.root = root
         self.written: list[Path] = []
-        self._used: dict[str, int] = {}
+        self._used: set[str] = set()
 
     def write(self, result: FrameResult) -> None:
         mask = next((r for r in result.results.values() if getattr(r, "kind", "") == "segmentation"), None)
         if mask is None or is_stream(result.source):
             return
-        stem = stem_of(result.source, self.root)
-        n = self._used[stem] = self._used.get(stem, 0) + 1
-        path = self.out_dir / (f"{stem}_mask.png" if n == 1 else f"{stem}_{n}_mask.png")
+        stem = name = stem_of(result.source, self.root)
+        n = 1
+        while name in self._used:  # a.png and a.jpg (or a second a.png) get masks of their own
+            n += 1
+            name = f"{stem}_{n}"
+        self._used.add(name)
+        path = self.out_dir / f"{name}_mask.png"
         ok, png = cv2.imencode(".png", mask.label_map)
         if not ok:
             raise InputError(f"{path}: cannot encode the mask")
