@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, Iterable, Sequence
 
 import cv2
@@ -60,6 +61,7 @@ def _hue_colour(degrees: float, saturation: int = 200, value: int = 255) -> RGB:
 _COLOUR_SALT = "171:"
 
 
+@lru_cache(maxsize=4096)  # called per box per frame and per panel row: hash once per name
 def class_colour(name: str | int) -> RGB:
     """The RGB colour of a class, chosen by its name, so one class looks the same in every task,
     panel and picture whatever id a model gives it (a number is taken as its text).
@@ -72,6 +74,7 @@ def class_colour(name: str | int) -> RGB:
     return _hue_colour((bits % 360) * GOLDEN_ANGLE, (210, 150)[(bits >> 9) & 1], (255, 205)[(bits >> 10) & 1])
 
 
+@lru_cache(maxsize=1024)
 def instance_colour(index: int) -> RGB:
     """Well-separated RGB colours for items numbered 0, 1, 2, ... (the figures of a pose result)."""
     return _hue_colour(index * GOLDEN_ANGLE)
@@ -390,7 +393,10 @@ def compose(result: FrameResult, tasks: Iterable[str] | None = None,
     canvas = _base(result, names)
     layered = []
     for order, name in enumerate(names):
-        found = painter_for(result.results[name])
+        try:
+            found = painter_for(result.results[name])
+        except PluginError as exc:  # a painter that cannot be loaded: this layer only
+            raise PainterError(name, f"{exc} (drawing {name})") from exc
         if found is not None:
             layered.append((found[0], order, name, found[1]))
     texts: list[Label] = []

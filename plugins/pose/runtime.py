@@ -31,6 +31,8 @@ class PoseTask(Task):
             raise ModelError(f"{model.path.name}: the pose task runs heads on the shared backbone")
         super().__init__(model, **options)
 
+    _detector_checked = False
+
     def needs(self) -> tuple[str, ...]:
         return () if self.options["whole_image"] else ("detect",)
 
@@ -51,8 +53,9 @@ class PoseTask(Task):
 
     def _check_detector(self, inputs: TaskInputs, label: str) -> None:
         """A detector without this head's instance class finds nothing to give it: say so."""
-        if inputs.context is None or self.notes:
+        if inputs.context is None or self._detector_checked:
             return
+        self._detector_checked = True  # the detector does not change while the task lives
         detector = inputs.context.task("detect")
         labels = detector.card.labels if detector.card is not None else ()
         if labels and label not in labels:
