@@ -16,7 +16,7 @@ import visionkit as vk
 from visionkit.bundled import resolve_model, samples
 from visionkit.data.coco import load_coco, write_coco
 from visionkit.data.shapeworld import CLASSES, iter_classify
-from visionkit.evaluation import evaluate_pipeline
+from visionkit.coco_evaluator import evaluate_pipeline
 from visionkit.runtime import load_model
 
 HELD_OUT_SEED = 31337

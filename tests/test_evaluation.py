@@ -19,8 +19,8 @@ from visionkit.evaluation import (
     evaluate_segment,
     ground_truth_map,
     match_instances,
-    run_pipeline,
 )
+from visionkit.coco_evaluator import run_pipeline
 from visionkit.results import Detections, Keypoints, SegmentationMask
 
 from .conftest import _save

@@ -132,7 +132,7 @@ def test_the_coco_writer_is_registered_for_detect():
 
 def test_coco_writer_output_scores_as_the_model_does(tmp_path, capsys):
     from visionkit.data.coco import load_coco, write_coco
-    from visionkit.evaluation import EVAL_SCORE
+    from visionkit.coco_evaluator import EVAL_SCORE
 
     writer_cls = load_object(get_plugins().writers.get("coco").factory)
     data = Path(write_coco(tmp_path / "set", "detect", n=3, seed=515, size=96)["out_dir"])

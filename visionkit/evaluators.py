@@ -20,7 +20,7 @@ subclass may override:
 
 An evaluator that can score a results file against ground truth (``--gt/--dets``) also
 overrides :meth:`Evaluator.score_files`. COCO tasks get all of this from
-:class:`visionkit.evaluation.CocoEvaluator`.
+:class:`visionkit.coco_evaluator.CocoEvaluator`.
 """
 
 from __future__ import annotations

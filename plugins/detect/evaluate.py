@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from visionkit.evaluation import EVAL_SCORE, CocoEvaluator, evaluate_detect
+from visionkit.coco_evaluator import EVAL_SCORE, CocoEvaluator
+from visionkit.evaluation import evaluate_detect
 
 
 class DetectEvaluator(CocoEvaluator):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from visionkit.errors import UsageError
-from visionkit.evaluation import EVAL_SCORE, CocoEvaluator, evaluate_pose, pose_sigmas
+from visionkit.coco_evaluator import EVAL_SCORE, CocoEvaluator
+from visionkit.evaluation import evaluate_pose, pose_sigmas
 
 
 class PoseEvaluator(CocoEvaluator):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from visionkit.evaluation import CocoEvaluator, evaluate_segment, segment_ground_truth
+from visionkit.coco_evaluator import CocoEvaluator
+from visionkit.evaluation import evaluate_segment, segment_ground_truth
 
 
 class SegmentEvaluator(CocoEvaluator):

@@ -238,7 +238,7 @@ def measure_on_coco(
     import tempfile
 
     from ..data.coco import load_coco, write_coco
-    from ..evaluation import evaluate_pipeline
+    from ..coco_evaluator import evaluate_pipeline
     from ..pipeline import Pipeline
 
     seed, n = held_out

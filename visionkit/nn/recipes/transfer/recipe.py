@@ -174,7 +174,7 @@ def measure(pictures: FolderSet | CocoSet, val_idx: np.ndarray, paths: Mapping[s
             heads: Sequence[ForLabels], log: Callable[[str], None]) -> dict[str, dict[str, float]]:
     """Each head's numbers on the validation pictures, from its task's evaluator (as
     ``visionkit eval`` gives them): the headline scalars a card records."""
-    from visionkit.evaluation import evaluate_pipeline
+    from visionkit.coco_evaluator import evaluate_pipeline
     from visionkit.pipeline import Pipeline
 
     metrics = {}
