@@ -388,6 +388,8 @@ def compose(result: FrameResult, tasks: Iterable[str] | None = None,
     :class:`Overlay`); the frame itself is not changed. Arguments as for :func:`render`."""
     if result.image is None:
         raise ValueError("this FrameResult carries no image to draw on")
+    if tasks is None:
+        tasks = getattr(result, "shown", None)  # what the pipeline would show; None: every task
     wanted = set(tasks) if tasks is not None else None
     names = [n for n in result.results if wanted is None or n in wanted]
     canvas = _base(result, names)
@@ -415,7 +417,8 @@ def compose(result: FrameResult, tasks: Iterable[str] | None = None,
 
 def render(result: FrameResult, tasks: Iterable[str] | None = None,
            highlight: dict[str, int] | None = None, *, text: bool = True) -> np.ndarray:
-    """The frame with every (or the named) task's overlay drawn; the frame itself is not changed.
+    """The frame with the named tasks' overlays drawn (default: the result's ``shown`` tasks, or all);
+    the frame itself is not changed.
 
     ``highlight`` maps a task to the index of one item to emphasise (e.g. a detection).
     Overlays are drawn layer by layer (see :mod:`visionkit.overlays`); a result of a kind no

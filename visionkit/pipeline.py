@@ -155,6 +155,10 @@ class Pipeline:
             raise UsageError(f"a model is given for {sorted(unknown)[0]!r}, which is not among the tasks")
         self.task_names = order
         self.tasks = {name: built[name] for name in order}
+        #: the tasks whose overlays a picture shows: all but those added for a task that draws
+        #: what they found itself (a tracker's boxes are its detector's)
+        self.drawn: tuple[str, ...] = tuple(
+            n for n in order if not (n in self.added and built[self.added[n]].draws_needs))
         if precision == "int8" and self.backbone is None:
             raise UsageError("precision int8 runs the shared backbone in int8, and none of these "
                              "tasks reads it (their models take the image themselves)")
@@ -307,7 +311,7 @@ class Pipeline:
         def done(results: dict, error: str | None = None) -> FrameResult:
             timings["total"] = sum(timings.values())
             return FrameResult(frame.source, frame.index, w, h, self.provider, timings, results,
-                               error=error, image=image, fps=frame.fps)
+                               error=error, image=image, fps=frame.fps, shown=self.drawn)
 
         if min(h, w) < MIN_SIDE:
             return done({}, f"{frame.source}: image is {w}x{h} px, smaller than {MIN_SIDE}x{MIN_SIDE}")

@@ -196,6 +196,43 @@ class Keypoints:
 
 
 @dataclass(frozen=True)
+class Tracks:
+    """Objects followed across the frames of one source: each has an id that stays with it
+    while it is in view (and a short while after), and that no other object gets later."""
+
+    ids: np.ndarray  # (N,) int, 1 upwards within a source
+    boxes: np.ndarray  # (N, 4) float32 [x1, y1, x2, y2], image pixels (the filtered box)
+    scores: np.ndarray  # (N,) float32, of the detection matched in this frame
+    class_ids: np.ndarray  # (N,) int
+    labels: tuple[str, ...]
+    ages: np.ndarray  # (N,) int, frames since the track began
+    #: (N, L, 2) float32 past box centres, oldest first, NaN where the track is younger than L
+    trails: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 2), np.float32), repr=False)
+
+    kind: ClassVar[str] = "tracks"
+    schema_version: ClassVar[int] = 1
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def summary(self, k: int = 3) -> str:
+        if not len(self):
+            return "no tracks"
+        shown = ", ".join(f"#{int(i)} {lab}" for i, lab in list(zip(self.ids, self.labels))[:k])
+        return f"{len(self)} tracked: {shown}" + (" ..." if len(self) > k else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ids": [int(i) for i in self.ids],
+            "boxes": [[round(float(v), 2) for v in box] for box in self.boxes],
+            "scores": [round(float(s), 6) for s in self.scores],
+            "class_ids": [int(i) for i in self.class_ids],
+            "labels": list(self.labels),
+            "ages": [int(a) for a in self.ages],
+        }
+
+
+@dataclass(frozen=True)
 class StyledImage:
     """A new picture made from the frame (style transfer, enhancement): drawn as the base of
     the overlays, written by ``--save``; its JSON holds what it is, not its pixels."""
@@ -239,6 +276,9 @@ class FrameResult:
     image: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: the source's frame rate where it has one (a video's), for writers; not serialised
     fps: float | None = field(default=None, compare=False)
+    #: the tasks whose overlays :meth:`plot` draws when it is not told (None: all); a pipeline
+    #: leaves out a task it ran only for another that draws the same boxes (see ``Pipeline.drawn``)
+    shown: tuple[str, ...] | None = field(default=None, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -248,7 +288,8 @@ class FrameResult:
         return self.results[task]
 
     def plot(self, tasks: Any = None) -> np.ndarray:
-        """The annotated picture (RGB uint8): what ``--save`` writes; ``tasks`` picks layers."""
+        """The annotated picture (RGB uint8): what ``--save`` writes; ``tasks`` picks layers
+        (default: :attr:`shown`)."""
         from .overlays import render
 
         return render(self, tasks=tasks)

@@ -79,6 +79,9 @@ class Task:
     #: True when results depend on earlier frames; the pipeline then never runs the task twice
     #: on one frame (the GUI's redraw after an option change gets the result it has)
     stateful: ClassVar[bool] = False
+    #: True when this task's overlay already shows what the tasks it needs found (a tracker's
+    #: boxes are its detector's): a picture then leaves their overlays out unless they were asked for
+    draws_needs: ClassVar[bool] = False
 
     def __init__(self, model: OnnxModel | None = None, **options: Any) -> None:
         if model is None and self.requires_model:

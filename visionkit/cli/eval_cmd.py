@@ -69,8 +69,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help=_FROM_REGISTRY)
     add_option_argument(p)
-    p.add_argument("--gt", metavar="FILE", help="COCO ground truth (annotations.json), with --dets")
-    p.add_argument("--dets", metavar="FILE", help="COCO results list (or dataset) to score against --gt")
+    p.add_argument("--gt", metavar="FILE", help="ground truth, with --dets: COCO annotations.json; for "
+                   "track a folder of MOTChallenge sequences (<seq>/gt/gt.txt)")
+    p.add_argument("--dets", "--pred", dest="dets", metavar="FILE",
+                   help="results to score against --gt: a COCO results list (or dataset); for track "
+                        "a folder of MOT files <seq>.txt (what --save-as mot writes)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=run)
 
@@ -216,6 +219,9 @@ def _print(metrics: dict, titles: Mapping[str, str]) -> None:
         if not isinstance(table, dict) or not table:
             continue
         print(f"\n{titles.get(key, key.replace('_', ' '))}:")
+        if all(isinstance(v, dict) for v in table.values()):
+            _print_grid(table)
+            continue
         rows = list(table.items())
         if key == "per_class":  # best first; classes with nothing to score last
             rows.sort(key=lambda kv: (kv[1] is None or kv[1] != kv[1], -(kv[1] or 0)))
@@ -226,3 +232,12 @@ def _print(metrics: dict, titles: Mapping[str, str]) -> None:
         print()
     for note in metrics.get("notes", []):
         print(f"note: {note}")
+
+
+def _print_grid(table: Mapping[str, Mapping[str, Any]]) -> None:
+    """Rows of named columns (a tracker's per-sequence scores) as an aligned grid."""
+    columns = list(dict.fromkeys(c for row in table.values() for c in row))
+    cells = [["", *columns]] + [[name, *(_shown(row.get(c)) for c in columns)] for name, row in table.items()]
+    widths = [max(len(r[k]) for r in cells) for k in range(len(columns) + 1)]
+    for r in cells:
+        print("  " + "  ".join(c.ljust(w) if k == 0 else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths))))

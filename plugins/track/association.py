@@ -1,0 +1,37 @@
+"""Pairing tracks with detections: box IoU and the thresholded minimum-cost assignment."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU ``[len(a), len(b)]`` of xyxy boxes."""
+    # column-wise broadcasting: each step is one contiguous [A, B] array, no [A, B, 2] temporaries
+    ax1, ay1, ax2, ay2 = a.T[:, :, None]
+    bx1, by1, bx2, by2 = b.T[:, None, :]
+    w = np.minimum(ax2, bx2) - np.maximum(ax1, bx1)
+    h = np.minimum(ay2, by2) - np.maximum(ay1, by1)
+    inter = np.maximum(w, 0.0) * np.maximum(h, 0.0)
+    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
+    return inter / np.maximum(union, 1e-12)
+
+
+def linear_assignment(cost: np.ndarray, thresh: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(rows, cols)`` minimising the total cost, a pair only where ``cost < thresh``.
+
+    Solving on ``min(cost - thresh, 0)`` is the same problem as lapjv's ``cost_limit`` (a pair
+    left unmatched costs ``thresh``) without padding the matrix to ``(T+N)^2``.
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    if cost.size == 0:
+        return empty, empty
+    gain = np.minimum(cost - thresh, 0.0)
+    rows_any, cols_any = np.arange(gain.shape[0]), np.arange(gain.shape[1])
+    if gain.size > 4096:  # large frames: rows/columns with no candidate cannot match, drop them first
+        rows_any, cols_any = np.flatnonzero(gain.min(1) < 0), np.flatnonzero(gain.min(0) < 0)
+        gain = gain[np.ix_(rows_any, cols_any)]
+    r, c = linear_sum_assignment(gain)
+    keep = gain[r, c] < 0
+    return rows_any[r[keep]], cols_any[c[keep]]

@@ -1,0 +1,153 @@
+"""``visionkit eval track``: HOTA, CLEAR MOT (MOTA, MOTP, ID switches, fragmentations) and
+identity scores (IDF1), per sequence and combined, on MOTChallenge-layout ground truth.
+
+Ground truth is a folder of sequences, ``GT/<seq>/gt/gt.txt`` or ``GT/<seq>/gt.txt`` (a
+sequence folder, or one file, also works); predictions are ``PRED/<seq>.txt`` (what ``--save-as mot`` writes),
+or ``PRED/<seq>/...txt``. With ``--data`` the pipeline runs over each sequence's video
+(``<seq>/<seq>.mp4``, or the one video in the folder) and is scored the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from visionkit.errors import InputError, UsageError
+from visionkit.evaluators import Evaluator, Report
+from visionkit.imageio import VIDEO_EXTENSIONS
+
+from .metrics import MotMetrics, evaluate
+from visionkit.data.mot import MotFrame, make_frame, read_mot
+
+#: the numbers of the combined row the report leads with, in MOTChallenge's order
+HEADLINE = {"HOTA": "hota", "DetA": "deta", "AssA": "assa", "LocA": "loca", "MOTA": "mota", "MOTP": "motp_iou",
+            "IDF1": "idf1", "IDP": "idp", "IDR": "idr", "recall": "recall", "precision": "precision",
+            "ID switches": "num_switches", "fragmentations": "num_fragmentations",
+            "false positives": "num_false_positives", "misses": "num_misses", "objects": "num_unique_objects",
+            "mostly tracked": "mostly_tracked", "partially tracked": "partially_tracked",
+            "mostly lost": "mostly_lost"}
+PER_SEQUENCE = {"HOTA": "hota", "MOTA": "mota", "IDF1": "idf1", "IDSW": "num_switches",
+                "Frag": "num_fragmentations", "GT": "num_unique_objects"}
+
+
+def ground_truth(gt: str | Path) -> dict[str, Path]:
+    """Sequence name -> its gt.txt, for a folder of sequences, one sequence, or one file."""
+    root = Path(gt)
+    if root.is_file():
+        name = root.parent.parent.name if root.parent.name == "gt" else root.stem
+        return {name: root}
+    if not root.is_dir():
+        raise InputError(f"{gt}: no such file or folder")
+    for inside in ("gt/gt.txt", "gt.txt"):
+        if (root / inside).is_file():
+            return {root.name: root / inside}
+    found = {p.parent.parent.name: p for p in sorted(root.glob("*/gt/gt.txt"))}
+    found = found or {p.parent.name: p for p in sorted(root.glob("*/gt.txt"))}
+    if not found:
+        raise InputError(f"{gt}: no MOTChallenge ground truth (<sequence>/gt/gt.txt) in it")
+    return found
+
+
+def _prediction(pred: Path, name: str) -> Path | None:
+    if pred.is_file():
+        return pred
+    for candidate in (pred / f"{name}.txt", pred / name / f"{name}.txt", pred / name / "pred.txt"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _sequence_folder(gt_file: Path) -> Path:
+    return gt_file.parent.parent if gt_file.parent.name == "gt" else gt_file.parent
+
+
+def _video(folder: Path) -> Path | None:
+    named = [folder / f"{folder.name}{ext}" for ext in (".mp4", ".avi", ".mkv", ".mov")]
+    videos = [p for p in named if p.is_file()] or sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+    return videos[0] if videos else None
+
+
+class TrackEvaluator(Evaluator):
+    """Tracks against MOTChallenge ground truth; boxes match at IoU >= ``iou`` (0.5, as
+    py-motmetrics' and the MOTChallenge devkit's CLEAR and identity scores do; HOTA averages
+    over its own thresholds 0.05..0.95)."""
+
+    data_help = "MOTChallenge sequences DIR/<seq>/gt/gt.txt with a video DIR/<seq>/<seq>.mp4 (track)"
+    settings = {"iou": 0.5}
+    table_titles = {"per_sequence": "per sequence"}
+
+    def check(self, data: Any, settings: Mapping[str, Any]) -> None:
+        self.check_settings(settings)
+        for name, path in ground_truth(data).items():
+            if _video(_sequence_folder(path)) is None:
+                raise InputError(f"{_sequence_folder(path)}: sequence {name} has no video to run the tracker on")
+
+    def score_files(self, gt: str | Path, dets: str | Path, settings: Mapping[str, Any]) -> Report:
+        self.check_settings(settings)
+        truth, pred, missing = ground_truth(gt), Path(dets), []
+        if not pred.exists():
+            raise InputError(f"{dets}: no such file or folder")
+        pairs = {}
+        for name, path in truth.items():
+            found = _prediction(pred, name) if len(truth) > 1 or pred.is_dir() else pred
+            if found is None:
+                missing.append(name)
+                continue
+            pairs[name] = (read_mot(path, gt=True), read_mot(found))
+        if not pairs:
+            raise InputError(f"{dets}: no predictions for any of the sequences {', '.join(truth)}")
+        report = self._report(pairs, settings)
+        report.notes += [f"no predictions for sequence {name} (not scored)" for name in missing]
+        report.context = {"gt": str(gt), "pred": str(dets)}
+        return report
+
+    def check_settings(self, settings: Mapping[str, Any]) -> None:
+        iou = settings["iou"]
+        if not isinstance(iou, (int, float)) or isinstance(iou, bool) or not 0 < iou < 1:
+            raise UsageError(f"iou must be a number between 0 and 1, not {iou!r}")
+
+    def evaluate(self, data: Any, pipeline: Any, settings: Mapping[str, Any], progress: bool = True) -> Report:
+        from visionkit.progress import Progress
+
+        pairs, failures = {}, []
+        truth = ground_truth(data)
+        for name, path in truth.items():
+            video = _video(_sequence_folder(path))
+            frames: dict[int, MotFrame] = {}
+            gt = read_mot(path, gt=True)
+            with Progress(max(gt.frames, default=0), f"eval track {name}", enabled=progress) as bar:
+                for result in pipeline.stream(str(video)):
+                    bar.update(1)
+                    if result.error is not None or self.task not in result.results:
+                        failures.append((f"{video}#{result.frame}", result.error or "no track result"))
+                        continue
+                    tracks = result.results[self.task]
+                    xywh = tracks.boxes.astype(float).copy()
+                    xywh[:, 2:] -= xywh[:, :2]
+                    frames[result.frame + 1] = make_frame(tracks.ids, xywh, tracks.scores)
+            pairs[name] = (gt, frames)
+        report = self._report(pairs, settings)
+        report.failures = failures
+        report.context = {"data": str(data), **self.describe(pipeline)}
+        return report
+
+    def describe(self, pipeline: Any) -> dict[str, Any]:
+        """The tracker has no model: the detector's is the one that decides the score."""
+        models = pipeline.models()
+        return {"models": ", ".join(f"{role}={m.path.name}" for role, m in models.items())} if models else {}
+
+    def _report(self, pairs: Mapping[str, tuple[Any, Any]], settings: Mapping[str, Any]) -> Report:
+        rows = evaluate(pairs, threshold=settings["iou"])
+        overall: MotMetrics = rows[-1]
+        values = overall.to_dict()
+        metrics: dict[str, Any] = {"task": "track", "metric": "HOTA, CLEAR MOT and identity scores",
+                                   "sequences": len(pairs)}
+        metrics.update({label: values[key] for label, key in HEADLINE.items()})
+        metrics["per_sequence"] = {r.name: {label: r.to_dict()[key] for label, key in PER_SEQUENCE.items()}
+                                   for r in rows[:-1]}
+        notes = []
+        dropped = sum(getattr(side, "dropped", 0) for pair in pairs.values() for side in pair)
+        if dropped:
+            notes.append(f"{dropped} row(s) with a non-finite or negative-size box were left out")
+        return Report(metrics, notes=notes)

@@ -1,0 +1,65 @@
+"""``--save-as mot``: each source's tracks as a MOTChallenge results file, ``DIR/<name>.txt``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from visionkit.errors import InputError
+from visionkit.outputs import save_bytes
+from visionkit.results import FrameResult
+
+from visionkit.data.mot import MotFrame, format_mot, make_frame
+
+
+class MotWriter:
+    """Rows ``frame,id,x,y,w,h,score,-1,-1,-1`` (frames 1-based) per source, written on
+    :meth:`close`: a video ``clip.mp4`` gives ``clip.txt``, which ``visionkit eval track --gt
+    GT_DIR --pred DIR`` scores against ``GT_DIR/clip/gt/gt.txt``."""
+
+    def __init__(self, out_dir: str | Path, *, overwrite: bool = False) -> None:
+        self.out_dir = Path(out_dir)
+        self.overwrite = overwrite
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"{out_dir}: cannot create output folder ({exc.strerror})") from None
+        self.written: list[Path] = []
+        self._sources: dict[str, dict[int, MotFrame]] = {}
+        self._closed = False
+
+    def write(self, result: FrameResult) -> None:
+        tracks = result.results.get("track")
+        frames = self._sources.setdefault(result.source, {})
+        if tracks is None:
+            return  # a failed frame: the source still gets its file
+        boxes = np.asarray(tracks.boxes, np.float64).reshape(-1, 4)
+        xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
+        frames[int(result.frame) + 1] = make_frame(tracks.ids, np.round(xywh, 2), np.round(tracks.scores, 4))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        used: set[str] = set()
+        for source, frames in self._sources.items():
+            stem = re.sub(r"[^\w.-]+", "_", Path(source).stem) or "source"
+            name, k = stem, 1
+            while name in used:  # two sources of one name (a/clip.mp4, b/clip.mp4) keep both
+                k += 1
+                name = f"{stem}_{k}"
+            used.add(name)
+            path = self.out_dir / f"{name}.txt"
+            try:
+                save_bytes(path, format_mot(frames), self.overwrite)
+            except OSError as exc:
+                raise InputError(f"{path}: cannot write ({exc.strerror})") from None
+            self.written.append(path)
+
+    def __enter__(self) -> "MotWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
