@@ -129,3 +129,13 @@ def test_eval_track_refuses_what_it_cannot_score_in_one_line(tmp_path, capsys):
     assert main(["eval", "track", "--gt", str(tmp_path), "--pred", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "no MOTChallenge ground truth" in err and "Traceback" not in err
+
+
+def test_a_prediction_on_ignored_ground_truth_is_neither_hit_nor_false_positive():
+    from visionkit.data.mot import MotSequence, make_frame
+    from visionkit.plugins.track.evaluate import without_distractors
+
+    truth = MotSequence({1: make_frame([1, 2], [[0, 0, 10, 10], [50, 50, 10, 10]], conf=[1, 0])})
+    pred = {1: make_frame([7, 8, 9], [[0, 0, 10, 10], [51, 50, 10, 10], [90, 90, 5, 5]])}
+    gt, kept, removed = without_distractors(truth, pred, 0.5)
+    assert removed == 1 and gt[1].ids.tolist() == [1] and kept[1].ids.tolist() == [7, 9]

@@ -12,12 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
+from visionkit.data.mot import MotFrame, MotSequence, make_frame, read_mot
 from visionkit.errors import InputError, UsageError
 from visionkit.evaluators import Evaluator, Report
 from visionkit.imageio import VIDEO_EXTENSIONS
 
-from .metrics import MotMetrics, evaluate
-from visionkit.data.mot import MotFrame, make_frame, read_mot
+from .metrics import MotMetrics, evaluate, iou_matrix
 
 #: the numbers of the combined row the report leads with, in MOTChallenge's order
 HEADLINE = {"HOTA": "hota", "DetA": "deta", "AssA": "assa", "LocA": "loca", "MOTA": "mota", "MOTP": "motp_iou",
@@ -68,6 +70,41 @@ def _video(folder: Path) -> Path | None:
     return videos[0] if videos else None
 
 
+def read_truth(path: Path) -> MotSequence:
+    """Ground truth with its ignored rows (conf 0: heavily occluded, distractor classes) kept
+    apart, for :func:`without_distractors`."""
+    return read_mot(path)  # read as a plain file: the conf column is kept, nothing is dropped
+
+
+def without_distractors(truth: MotSequence, pred: MotSequence | dict[int, MotFrame], iou: float
+                        ) -> tuple[dict[int, MotFrame], dict[int, MotFrame], int]:
+    """The ground truth to score (rows with conf != 0) and the predictions left once those that
+    cover an ignored box are removed, as the MOTChallenge devkit does: per frame, all truth and
+    predictions are paired by maximum IoU (at least ``iou``), and a prediction paired with an
+    ignored box is neither a hit nor a false positive. Returns them and how many were removed."""
+    from scipy.optimize import linear_sum_assignment
+
+    frames = getattr(pred, "frames", pred)
+    gt_out, pred_out, removed = {}, {}, 0
+    for f in sorted(set(truth.frames) | set(frames)):
+        g, h = truth.frames.get(f), frames.get(f)
+        ignored = g.conf == 0 if g is not None else np.zeros(0, bool)
+        if g is not None and (~ignored).any():
+            keep = ~ignored
+            gt_out[f] = MotFrame(g.ids[keep], g.boxes[keep], g.conf[keep], g.cls[keep], g.vis[keep])
+        if h is None:
+            continue
+        drop = np.zeros(len(h), bool)
+        if ignored.any() and len(h):
+            score = iou_matrix(g.boxes, h.boxes)
+            rows, cols = linear_sum_assignment(-np.where(score >= iou - 1e-9, score, 0.0))
+            hit = score[rows, cols] >= iou - 1e-9
+            drop[cols[hit & ignored[rows]]] = True
+        removed += int(drop.sum())
+        pred_out[f] = MotFrame(h.ids[~drop], h.boxes[~drop], h.conf[~drop], h.cls[~drop], h.vis[~drop])
+    return gt_out, pred_out, removed
+
+
 class TrackEvaluator(Evaluator):
     """Tracks against MOTChallenge ground truth; boxes match at IoU >= ``iou`` (0.5, as
     py-motmetrics' and the MOTChallenge devkit's CLEAR and identity scores do; HOTA averages
@@ -94,7 +131,7 @@ class TrackEvaluator(Evaluator):
             if found is None:
                 missing.append(name)
                 continue
-            pairs[name] = (read_mot(path, gt=True), read_mot(found))
+            pairs[name] = (read_truth(path), read_mot(found))
         if not pairs:
             raise InputError(f"{dets}: no predictions for any of the sequences {', '.join(truth)}")
         report = self._report(pairs, settings)
@@ -115,7 +152,7 @@ class TrackEvaluator(Evaluator):
         for name, path in truth.items():
             video = _video(_sequence_folder(path))
             frames: dict[int, MotFrame] = {}
-            gt = read_mot(path, gt=True)
+            gt = read_truth(path)
             with Progress(max(gt.frames, default=0), f"eval track {name}", enabled=progress) as bar:
                 for result in pipeline.stream(str(video)):
                     bar.update(1)
@@ -138,15 +175,22 @@ class TrackEvaluator(Evaluator):
         return {"models": ", ".join(f"{role}={m.path.name}" for role, m in models.items())} if models else {}
 
     def _report(self, pairs: Mapping[str, tuple[Any, Any]], settings: Mapping[str, Any]) -> Report:
-        rows = evaluate(pairs, threshold=settings["iou"])
+        scored, removed = {}, 0
+        for name, (truth, pred) in pairs.items():
+            gt, kept, n = without_distractors(truth, pred, settings["iou"])
+            scored[name], removed = (gt, kept), removed + n
+        rows = evaluate(scored, threshold=settings["iou"])
         overall: MotMetrics = rows[-1]
         values = overall.to_dict()
         metrics: dict[str, Any] = {"task": "track", "metric": "HOTA, CLEAR MOT and identity scores",
-                                   "sequences": len(pairs)}
+                                   "sequences": len(scored)}
         metrics.update({label: values[key] for label, key in HEADLINE.items()})
         metrics["per_sequence"] = {r.name: {label: r.to_dict()[key] for label, key in PER_SEQUENCE.items()}
                                    for r in rows[:-1]}
         notes = []
+        if removed:
+            notes.append(f"{removed} predicted box(es) on ignored ground truth (conf 0: mostly hidden "
+                         "objects) were left out, as the MOTChallenge devkit does")
         dropped = sum(getattr(side, "dropped", 0) for pair in pairs.values() for side in pair)
         if dropped:
             notes.append(f"{dropped} row(s) with a non-finite or negative-size box were left out")
