@@ -11,7 +11,7 @@ truth (CLEAR MOT as py-motmetrics computes it, IDF1, HOTA) and ``evaluate.py`` i
 """
 
 from visionkit.hookspecs import hookimpl
-from visionkit.registry import EvaluatorSpec, PainterSpec, TaskSpec, WriterSpec
+from visionkit.registry import EvaluatorSpec, PainterSpec, PanelSpec, TaskSpec, WriterSpec
 
 
 @hookimpl
@@ -31,6 +31,16 @@ def visionkit_register_painters(registry):
         factory="visionkit.plugins.track.painter:draw_tracks",
         result_kind="tracks",
         layer=70,
+    ))
+
+
+@hookimpl
+def visionkit_register_panels(registry):
+    registry.add(PanelSpec(
+        name="tracks",
+        summary="table of tracks by id (age, box); clicking a row highlights the track and shows its path",
+        factory="visionkit.plugins.track.panel:TracksPanel",
+        result_kind="tracks",
     ))
 
 
