@@ -49,6 +49,7 @@ class TrackerConfig:
     proximity_thresh: float = 0.5  # appearance only counts where IoU cost is below this (IoU > 0.5)
     motion_gate: bool = False      # also veto pairs beyond the Kalman chi-square gate (DeepSORT)
     dedupe_iou: float = 0.85       # a tracked and a lost track overlapping this much are one object
+    recover_lost: bool = True      # lost tracks also take boxes inside their motion gate (see _recover)
     trail_len: int = 30            # past centres kept per track for drawing
 
 
@@ -189,6 +190,21 @@ class ByteTracker:
         left_t[r], left_d[c] = False, False
         return tix[r], dix[c], tix[left_t], dix[left_d]
 
+    def _recover(self, lost, dix, boxes, classes):
+        """Lost tracks paired with boxes by the Mahalanobis distance of the box centre to the
+        predicted one (chi-square 95 %, two degrees of freedom), as DeepSORT's gate; returns
+        the pairs and the boxes left."""
+        if not self.config.recover_lost or len(lost) == 0 or len(dix) == 0:
+            return lost[:0], dix[:0], dix
+        tr = self._t
+        gate = self.kf.gating_distance(tr.mean[lost], tr.cov[lost], xyxy_to_cxcywh(boxes[dix]), only_position=True)
+        if self.config.class_aware:
+            gate[tr.cls[lost, None] != classes[None, dix]] = np.inf
+        r, c = linear_assignment(gate / CHI2_95[2], 1.0)
+        left = np.ones(len(dix), bool)
+        left[c] = False
+        return lost[r], dix[c], dix[left]
+
     # ---------------------------------------------------------------- frame
     def update(self, boxes, scores=None, classes=None, embeddings=None, *,
                timestamp_s: float | None = None, fps: float | None = None) -> TrackerOutput:
@@ -226,6 +242,12 @@ class ByteTracker:
         pool = np.flatnonzero(tr.state != TENTATIVE)
         # pass 1: confident boxes to tracked and lost tracks, appearance allowed
         t1, d1, pool_left, high_left = self._match(pool, high, cfg.match_thresh, *args, True)
+        # pass 1b: a lost track takes a confident box within its motion gate. An object coming
+        # out from behind an occluder shows a sliver of itself, which overlaps the prediction
+        # too little for IoU; the gate on the centre widens with every frame it stays unseen
+        t1b, d1b, high_left = self._recover(pool_left[tr.state[pool_left] == LOST], high_left, boxes, classes)
+        pool_left = np.setdiff1d(pool_left, t1b, assume_unique=True)
+        t1, d1 = np.concatenate([t1, t1b]), np.concatenate([d1, d1b])
         # pass 2: low boxes keep tracked tracks alive; IoU only (their crops are occluded)
         followed = pool_left[tr.state[pool_left] == TRACKED]
         t2, d2, missed, _ = self._match(followed, low, cfg.second_match_thresh, *args, False)
