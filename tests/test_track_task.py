@@ -139,3 +139,13 @@ def test_a_prediction_on_ignored_ground_truth_is_neither_hit_nor_false_positive(
     pred = {1: make_frame([7, 8, 9], [[0, 0, 10, 10], [51, 50, 10, 10], [90, 90, 5, 5]])}
     gt, kept, removed = without_distractors(truth, pred, 0.5)
     assert removed == 1 and gt[1].ids.tolist() == [1] and kept[1].ids.tolist() == [7, 9]
+
+
+def test_frames_of_changing_size_and_long_empty_stretches_do_not_break_tracking():
+    pipe = vk.Pipeline(["track"], device="cpu")
+    rng = np.random.default_rng(0)
+    sizes = [(240, 320), (480, 640), (200, 200)]
+    for i in range(60):  # blank frames of three sizes: nothing to detect, nothing to track
+        h, w = sizes[i % 3]
+        r = pipe(rng.integers(100, 110, (h, w, 3), dtype=np.uint8))
+        assert r.ok and len(r["track"]) == 0
