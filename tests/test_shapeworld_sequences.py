@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from visionkit.cli import main
-from visionkit.data import sequences as seqs
+from visionkit.data import mot_folders
+from visionkit.data.mot_folders import write_sequences
 from visionkit.data.scenes import CATEGORIES, annotate
-from visionkit.data.sequences import MIN_PIXELS, MIN_VISIBLE, frame_scene, script, sequence, write_sequences
+from visionkit.data.sequences import MIN_PIXELS, MIN_VISIBLE, frame_scene, script, sequence
 from visionkit.data.shapeworld import render
 from visionkit.errors import InputError
 
@@ -177,7 +178,7 @@ def test_written_folders_read_back(tmp_path):
 
 
 def test_a_stopped_write_leaves_no_half_folder(tmp_path, monkeypatch):
-    real = seqs.sequence
+    real = mot_folders.sequence
 
     def stops(*args, **kw):
         for t, frame in enumerate(real(*args, **kw)):
@@ -185,7 +186,7 @@ def test_a_stopped_write_leaves_no_half_folder(tmp_path, monkeypatch):
                 raise KeyboardInterrupt
             yield frame
 
-    monkeypatch.setattr(seqs, "sequence", stops)
+    monkeypatch.setattr(mot_folders, "sequence", stops)
     with pytest.raises(KeyboardInterrupt):
         write_sequences(tmp_path / "out", 1, 8, SEED, size=64, progress=False)
     assert list((tmp_path / "out").iterdir()) == []

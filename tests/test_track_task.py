@@ -12,7 +12,7 @@ import pytest
 import visionkit as vk
 from visionkit.cli import main
 from visionkit.data.mot import read_mot
-from visionkit.data.sequences import write_sequences
+from visionkit.data.mot_folders import write_sequences
 from visionkit.results import Detections, Tracks
 from visionkit.testing import assert_task
 
@@ -73,6 +73,7 @@ def test_classes_limit_what_is_tracked_and_unknown_ones_are_named(sequences):
 
 def test_bad_detections_are_left_out_with_a_note():
     from visionkit.plugins.track.runtime import TrackTask
+
     from visionkit.preprocess import Transform
     from visionkit.tasks import FrameInfo, TaskInputs
 
@@ -132,8 +133,9 @@ def test_eval_track_refuses_what_it_cannot_score_in_one_line(tmp_path, capsys):
 
 
 def test_a_prediction_on_ignored_ground_truth_is_neither_hit_nor_false_positive():
-    from visionkit.data.mot import MotSequence, make_frame
     from visionkit.plugins.track.evaluate import without_distractors
+
+    from visionkit.data.mot import MotSequence, make_frame
 
     truth = MotSequence({1: make_frame([1, 2], [[0, 0, 10, 10], [50, 50, 10, 10]], conf=[1, 0])})
     pred = {1: make_frame([7, 8, 9], [[0, 0, 10, 10], [51, 50, 10, 10], [90, 90, 5, 5]])}

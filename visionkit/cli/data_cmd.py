@@ -107,7 +107,7 @@ def _run_track(args: argparse.Namespace) -> int:
         raise UsageError(f"--fps must be between 1 and 240, not {fps:g}")
     if args.size < 32:
         raise UsageError(f"--task track needs --size 32 or more, not {args.size}")
-    from ..data.sequences import write_sequences
+    from ..data.mot_folders import write_sequences
 
     summary = write_sequences(args.out, args.n, frames, args.seed, size=args.size, fps=fps,
                         progress=not args.quiet, frames_as=args.frames_as, overwrite=args.overwrite)

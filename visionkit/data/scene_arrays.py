@@ -12,9 +12,9 @@ on ``(k, s, i)``, so any set can be regenerated alone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -47,7 +47,7 @@ class SceneArrays:
         return len(self.images)
 
     @staticmethod
-    def concat(parts: Sequence["SceneArrays"]) -> "SceneArrays":
+    def concat(parts: Sequence[SceneArrays]) -> SceneArrays:
         return SceneArrays(
             np.concatenate([p.images for p in parts]),
             np.concatenate([p.semantic for p in parts]),

@@ -10,20 +10,38 @@ themselves are dropped, so every annotation can be told from its pixels. Scene `
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Iterator
 
 import numpy as np
 
 from .figures import JOINTS, SKELETON, StickFigure, random_figure
 from .shapeworld import (
-    CLASSES, Scene, SceneObject, Size, _hw, contrasting_colour, random_background, random_clutter,
-    random_object, visible_masks,
+    CLASSES,
+    Scene,
+    SceneObject,
+    Size,
+    _hw,
+    contrasting_colour,
+    random_background,
+    random_clutter,
+    random_object,
+    visible_masks,
 )
 
 __all__ = [
-    "CATEGORIES", "FIGURE_ID", "JOINTS", "MIN_VISIBLE", "SKELETON", "SCENE_TASKS", "Annotation",
-    "annotate", "detect_scene", "iter_scenes", "pose_scene", "scene_for",
+    "CATEGORIES",
+    "FIGURE_ID",
+    "JOINTS",
+    "MIN_VISIBLE",
+    "SCENE_TASKS",
+    "SKELETON",
+    "Annotation",
+    "annotate",
+    "detect_scene",
+    "iter_scenes",
+    "pose_scene",
+    "scene_for",
 ]
 
 #: category names in class-id order: the shape classes, then "figure"

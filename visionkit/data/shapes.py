@@ -13,7 +13,7 @@ diamond at most 0.58, while a stretched circle or square stays above 0.83.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

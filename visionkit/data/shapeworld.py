@@ -16,8 +16,9 @@ Everything is a pure function of the scene, and samplers draw scenes from a
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol, Sequence, Union
+from typing import Protocol, Union
 
 import cv2
 import numpy as np
