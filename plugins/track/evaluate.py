@@ -9,8 +9,9 @@ or ``PRED/<seq>/...txt``. With ``--data`` the pipeline runs over each sequence's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -110,9 +111,9 @@ class TrackEvaluator(Evaluator):
     py-motmetrics' and the MOTChallenge devkit's CLEAR and identity scores do; HOTA averages
     over its own thresholds 0.05..0.95)."""
 
-    data_help = "MOTChallenge sequences DIR/<seq>/gt/gt.txt with a video DIR/<seq>/<seq>.mp4 (track)"
-    settings = {"iou": 0.5}
-    table_titles = {"per_sequence": "per sequence"}
+    data_help: ClassVar[str] = "MOTChallenge sequences DIR/<seq>/gt/gt.txt with a video DIR/<seq>/<seq>.mp4 (track)"
+    settings: ClassVar[Mapping[str, Any]] = {"iou": 0.5}
+    table_titles: ClassVar[Mapping[str, str]] = {"per_sequence": "per sequence"}
 
     def check(self, data: Any, settings: Mapping[str, Any]) -> None:
         self.check_settings(settings)

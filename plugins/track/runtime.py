@@ -8,7 +8,8 @@ rate), so a lost track waits the same seconds at 10 fps as at 60.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from visionkit.data.mot import MotFrame, format_mot, make_frame
 from visionkit.errors import InputError
 from visionkit.outputs import save_bytes
 from visionkit.results import FrameResult
-
-from visionkit.data.mot import MotFrame, format_mot, make_frame
 
 
 class MotWriter:
@@ -58,7 +57,7 @@ class MotWriter:
                 raise InputError(f"{path}: cannot write ({exc.strerror})") from None
             self.written.append(path)
 
-    def __enter__(self) -> "MotWriter":
+    def __enter__(self) -> MotWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
