@@ -104,7 +104,10 @@ class ImageCanvas(QGraphicsView):
         self.redraw()
 
     def visible_tasks(self) -> list[str]:
-        return [t for t in (self.result.results if self.result else {}) if t not in self.hidden]
+        if self.result is None:
+            return []
+        shown = self.result.shown  # a task run only for another that draws its boxes is left out
+        return [t for t in self.result.results if t not in self.hidden and (shown is None or t in shown)]
 
     @property
     def rendered(self) -> np.ndarray | None:

@@ -87,7 +87,8 @@ class VideoExport(QObject):
                 if result.results:
                     json_out.write(result)
                 if result.image is not None:
-                    canvas = render(result, tasks=[t for t in result.results if t not in self.hidden])
+                    canvas = render(result, tasks=[t for t in result.results if t not in self.hidden
+                                                   and (result.shown is None or t in result.shown)])
                     if writer is None:
                         h, w = canvas.shape[:2]
                         writer = cv2.VideoWriter(str(self.out), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
