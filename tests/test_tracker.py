@@ -273,3 +273,27 @@ def test_camera_motion_recovers_a_translation_and_applies_it():
     tr.apply_affine(m)  # the camera panned: the track follows the background
     out = tr.update(*frame((109, 95)), fps=30)
     assert out.ids.tolist() == [1] and np.allclose(xyxy_to_cxcywh(out.boxes)[0, :2], [109, 95], atol=0.5)
+
+
+def test_a_track_lost_where_its_motion_misleads_is_found_again_by_its_looks():
+    """Behind an occluder the object turns back: its box comes out 60 px from where the motion
+    model looks for it. Looking alike within the wide re-ID gate, it keeps its id; without
+    vectors, or looking different, it is a new object."""
+    me, other = np.eye(8, dtype=np.float32)[0:1], np.eye(8, dtype=np.float32)[1:2]
+
+    def run(vector):
+        tr = ByteTracker(TrackerConfig(min_hits=1))
+        for t in range(10):  # moving right, 3 px a frame
+            out = tr.update(*frame((100 + 3 * t, 100)), np.zeros(1, np.int64), me, fps=25)
+        first = int(out.ids[0])
+        for _ in range(8):  # hidden
+            tr.update(np.zeros((0, 4)), np.zeros(0), fps=25)
+        out = tr.update(*frame((95, 100)), np.zeros(1, np.int64), vector, fps=25)
+        return first, (int(out.ids[0]) if len(out) else None), tr
+
+    first, again, _ = run(me)
+    assert again == first
+    first, again, _ = run(None)
+    assert again is not None and again != first
+    first, again, _ = run(other)
+    assert again is not None and again != first

@@ -50,6 +50,7 @@ class TrackerConfig:
     motion_gate: bool = False      # also veto pairs beyond the Kalman chi-square gate (DeepSORT)
     dedupe_iou: float = 0.85       # a tracked and a lost track overlapping this much are one object
     recover_lost: bool = True      # lost tracks also take boxes inside their motion gate (see _recover)
+    reid_gate: float = 16.0        # ... or, looking alike, inside 4x the gate's radius (16x its square)
     trail_len: int = 30            # past centres kept per track for drawing
 
 
@@ -190,17 +191,25 @@ class ByteTracker:
         left_t[r], left_d[c] = False, False
         return tix[r], dix[c], tix[left_t], dix[left_d]
 
-    def _recover(self, lost, dix, boxes, classes):
+    def _recover(self, lost, dix, boxes, classes, emb=None):
         """Lost tracks paired with boxes by the Mahalanobis distance of the box centre to the
-        predicted one (chi-square 95 %, two degrees of freedom), as DeepSORT's gate; returns
+        predicted one (inside chi-square 95 %, two degrees of freedom, DeepSORT's gate), or,
+        with appearance vectors, by looking alike within a wider gate (``reid_gate``): the
+        motion model's guess is worst after an occlusion, which is when looks matter. Returns
         the pairs and the boxes left."""
-        if not self.config.recover_lost or len(lost) == 0 or len(dix) == 0:
+        cfg = self.config
+        if not cfg.recover_lost or len(lost) == 0 or len(dix) == 0:
             return lost[:0], dix[:0], dix
         tr = self._t
         gate = self.kf.gating_distance(tr.mean[lost], tr.cov[lost], xyxy_to_cxcywh(boxes[dix]), only_position=True)
-        if self.config.class_aware:
-            gate[tr.cls[lost, None] != classes[None, dix]] = np.inf
-        r, c = linear_assignment(gate / CHI2_95[2], 1.0)
+        cost = gate / CHI2_95[2]  # below 1: inside the gate
+        if emb is not None and tr.feat.shape[1] == emb.shape[1]:
+            app = 0.5 * (1.0 - tr.feat[lost] @ emb[dix].T)
+            alike = tr.has_feat[lost, None] & (app <= cfg.appearance_thresh) & (cost <= cfg.reid_gate)
+            cost = np.where(alike, np.minimum(cost, app / cfg.appearance_thresh * 0.999), cost)
+        if cfg.class_aware:
+            cost[tr.cls[lost, None] != classes[None, dix]] = np.inf
+        r, c = linear_assignment(cost, 1.0)
         left = np.ones(len(dix), bool)
         left[c] = False
         return lost[r], dix[c], dix[left]
@@ -245,7 +254,7 @@ class ByteTracker:
         # pass 1b: a lost track takes a confident box within its motion gate. An object coming
         # out from behind an occluder shows a sliver of itself, which overlaps the prediction
         # too little for IoU; the gate on the centre widens with every frame it stays unseen
-        t1b, d1b, high_left = self._recover(pool_left[tr.state[pool_left] == LOST], high_left, boxes, classes)
+        t1b, d1b, high_left = self._recover(pool_left[tr.state[pool_left] == LOST], high_left, boxes, classes, emb)
         pool_left = np.setdiff1d(pool_left, t1b, assume_unique=True)
         t1, d1 = np.concatenate([t1, t1b]), np.concatenate([d1, d1b])
         # pass 2: low boxes keep tracked tracks alive; IoU only (their crops are occluded)
