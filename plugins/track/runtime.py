@@ -31,10 +31,11 @@ class TrackTask(Task):
     #: lost track waits for its object; fps: the frame rate of a source that has none (a folder
     #: of frames), 0 to take the source's; camera_motion: follow camera pans by optical flow;
     #: class_aware: a box never continues a track of another class; classes: the detector's
-    #: class names to track, comma-separated ("" for all)
+    #: class names to track, comma-separated ("" for all); reid: also compare how objects look,
+    #: with the embed task's vectors (a track lost behind something is found again by its looks)
     default_options: ClassVar[Mapping[str, Any]] = {
         "high": 0.5, "low": 0.1, "new_track": 0.6, "min_hits": 3, "buffer_s": 1.0, "fps": 0.0,
-        "camera_motion": False, "class_aware": True, "classes": "",
+        "camera_motion": False, "class_aware": True, "classes": "", "reid": False,
     }
     option_limits: ClassVar[Mapping[str, tuple]] = {
         "high": (0.0, 1.0), "low": (0.0, 1.0), "new_track": (0.0, 1.0), "min_hits": (1, 100),
@@ -53,7 +54,7 @@ class TrackTask(Task):
         self._tracker = None  # thresholds are the tracker's configuration: a new one on change
 
     def needs(self) -> tuple[str, ...]:
-        return ("detect",)
+        return ("detect", "embed") if self.options["reid"] else ("detect",)
 
     def reset(self) -> None:
         """A new source: its ids start at 1 again (ids name objects within one source)."""
@@ -81,6 +82,20 @@ class TrackTask(Task):
                       f"uses (track.low {self.options['low']:g}); -o detect.score={self.options['low']:g} "
                       "lets occluded objects keep their tracks (new tracks still need track.new_track)")
 
+    def _vectors(self, inputs: TaskInputs, n: int) -> np.ndarray | None:
+        """(n, D) appearance vectors beside the detections (zero rows: not embedded), or None.
+        Read by the result's documented fields (``kind`` "embeddings": ``vectors`` and the
+        detection ``indices`` they belong to), so any plugin's embedder fits."""
+        if not self.options["reid"]:
+            return None
+        emb = inputs.results.get("embed")
+        if getattr(type(emb), "kind", None) != "embeddings":
+            raise ModelError("track.reid needs the embed task's vectors")
+        vectors = np.asarray(emb.vectors, np.float32)
+        out = np.zeros((n, vectors.shape[1] if vectors.ndim == 2 else 0), np.float32)
+        out[np.asarray(emb.indices, np.int64)] = vectors
+        return out
+
     def _check_classes(self, inputs: TaskInputs, wanted: set[str]) -> None:
         """Names the detector does not have would track nothing, silently: say which."""
         if self._checked_classes or inputs.context is None:
@@ -107,11 +122,13 @@ class TrackTask(Task):
             self._tracker.apply_affine(self._camera.estimate(inputs.image))
         classes = np.asarray(dets.class_ids, np.int64).reshape(-1)
         boxes, scores = np.asarray(dets.boxes, np.float64).reshape(-1, 4), np.asarray(dets.scores).reshape(-1)
+        vectors = self._vectors(inputs, len(boxes))
         wanted = {c.strip() for c in self.options["classes"].split(",") if c.strip()}
         if wanted:
             keep = np.array([label in wanted for label in dets.labels], bool).reshape(-1)
             self._check_classes(inputs, wanted)
             boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
+            vectors = vectors[keep] if vectors is not None else None
         for cid, label in zip(np.asarray(dets.class_ids).reshape(-1).tolist(), dets.labels):
             self._labels.setdefault(int(cid), label)
         frame = inputs.frame
@@ -119,7 +136,7 @@ class TrackTask(Task):
         timestamp = frame.timestamp_ms / 1000.0 if frame.timestamp_ms is not None and not self.options["fps"] else None
         if timestamp is None and fps:
             timestamp = frame.index / fps  # a folder of frames: its numbering is its clock
-        out = self._tracker.update(boxes, scores, classes, timestamp_s=timestamp, fps=fps)
+        out = self._tracker.update(boxes, scores, classes, vectors, timestamp_s=timestamp, fps=fps)
         if out.info.get("dropped"):
             self.note(f"{out.info['dropped']} detection(s) with a non-finite or empty box were left out")
         if out.info.get("fps_fallback"):
