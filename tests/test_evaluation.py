@@ -268,7 +268,7 @@ def test_cli_segment_lists_a_corrupt_image_and_scores_the_rest(sets, tmp_path, c
     (["eval", "detect", "--gt", "g.json", "--dets", "r.json", "--model", "m.onnx"], "not on --gt/--dets"),
     (["eval", "segment", "--data", "d", "--sigmas", "0.1"], "--sigmas is for pose, not segment"),
     (["eval", "classify", "--data", "d", "--score", "0.1"], "--score is for detect and pose"),
-    (["eval", "track", "--data", "d"], "no evaluator for task 'track'"),
+    (["eval", "zebra", "--data", "d"], "no evaluator for task 'zebra'"),
 ])
 def test_cli_usage_errors(args, fragment, capsys):
     assert main(args) == 2

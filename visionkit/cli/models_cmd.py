@@ -447,18 +447,25 @@ def _fitting_decoders(path: Path, session: ort.InferenceSession) -> list[tuple[s
     return fits
 
 
+#: words in a file name that say which task a model is for, where its outputs cannot
+_TASK_WORDS = {"embed": ("reid", "reidentification", "embed")}
+
+
 def _suggested_card(path: Path, session: ort.InferenceSession, fits: list[tuple[str, str]]) -> str:
     """A ``models card`` command to start from: the decoder when the outputs' shapes and the
     file's name agree on one (a generic decoder accepts many shapes; names settle it)."""
     words = set(path.stem.lower().replace("-", "_").split("_"))
-    named = [(t, d) for t, d in fits if all(any(part in w for w in words) for part in d.split("_"))]
-    chosen = named[:1] or (fits if len(fits) == 1 else [])
+    named = [(t, d) for t, d in fits if all(any(part in w for w in words) for part in d.split("_"))
+             or any(hint in w for w in words for hint in _TASK_WORDS.get(t, ()))]
     outputs = session.get_outputs()
-    # a single vector of class scores, the batch axis (symbolic or 1) aside
+    # a single vector, the batch axis (symbolic or 1) aside: class scores unless the name says
+    # it is an embedding (any vector fits a re-ID decoder, so its fitting settles nothing)
     values = [d for d in outputs[0].shape[1:] if not (isinstance(d, int) and d == 1)]
+    vector = len(outputs) == 1 and len(values) == 1
+    chosen = named[:1] or (fits if len(fits) == 1 and not vector else [])
     if chosen:
         what = f"--task {chosen[0][0]} --output {chosen[0][1]} --labels LABELS"
-    elif len(outputs) == 1 and len(values) == 1 and not fits:
+    elif vector:
         what = "--task classify --labels " + ("imagenet" if values[0] == 1000 else "LABELS")
     else:
         what = "--task TASK --output DECODER --labels LABELS"
