@@ -61,6 +61,12 @@ def check_folder(out_dir: str | os.PathLike, overwrite: bool) -> Path:
         if held:
             raise InputError(f"{path}: already holds {len(held)} file(s); pass --overwrite to replace "
                              "same-named ones, or choose another --save folder")
+    return make_folder(path)
+
+
+def make_folder(out_dir: str | os.PathLike) -> Path:
+    """The output folder, created where it is missing; one line when it cannot be."""
+    path = Path(out_dir)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

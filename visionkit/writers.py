@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import InputError, PluginError, UsageError, VisionkitError, describe_failure
 from .imageio import VIDEO_EXTENSIONS, opencv_quiet, write_image
-from .outputs import check_folder, discard, publish, temp_path
+from .outputs import check_folder, discard, make_folder, publish, temp_path
 from .overlays import render
 from .results import FrameResult
 
@@ -153,10 +153,7 @@ class AnnotatedWriter:
                  root: str | Path | None = None) -> None:
         self.out_dir = Path(out_dir)
         self.root = root
-        try:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"{out_dir}: cannot create output folder ({exc.strerror})") from None
+        make_folder(self.out_dir)
         self.fps = fps
         self.overwrite = overwrite
         self._videos: dict[str, _Video] = {}
@@ -215,7 +212,7 @@ class AnnotatedWriter:
         if problems:
             raise InputError("; ".join(problems))
 
-    def __enter__(self) -> "AnnotatedWriter":
+    def __enter__(self) -> AnnotatedWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -286,7 +283,7 @@ class SaveWriters:
         if problems:
             raise InputError("; ".join(problems))
 
-    def __enter__(self) -> "SaveWriters":
+    def __enter__(self) -> SaveWriters:
         return self
 
     def __exit__(self, *exc: object) -> None:

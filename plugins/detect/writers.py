@@ -13,7 +13,7 @@ import numpy as np
 
 from visionkit.errors import InputError
 from visionkit.imageio import VIDEO_EXTENSIONS
-from visionkit.outputs import save_bytes
+from visionkit.outputs import make_folder, save_bytes
 from visionkit.results import FrameResult
 
 FILE_NAME = "detections.json"
@@ -34,10 +34,7 @@ class CocoWriter:
     def __init__(self, out_dir: str | Path, *, overwrite: bool = False) -> None:
         self.out_dir = Path(out_dir)
         self.overwrite = overwrite
-        try:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"{out_dir}: cannot create output folder ({exc.strerror})") from None
+        make_folder(self.out_dir)
         self.written: list[Path] = []
         self._images: list[tuple[str, int, int, int]] = []  # source, frame, width, height
         self._annotations: list[dict[str, Any]] = []
@@ -79,7 +76,7 @@ class CocoWriter:
             raise InputError(f"{path}: cannot write ({exc.strerror})") from None
         self.written.append(path)
 
-    def __enter__(self) -> "CocoWriter":
+    def __enter__(self) -> CocoWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from visionkit.data.mot import MotFrame, format_mot, make_frame
 from visionkit.errors import InputError
-from visionkit.outputs import save_bytes
+from visionkit.outputs import make_folder, save_bytes
 from visionkit.results import FrameResult
 
 
@@ -21,10 +21,7 @@ class MotWriter:
     def __init__(self, out_dir: str | Path, *, overwrite: bool = False) -> None:
         self.out_dir = Path(out_dir)
         self.overwrite = overwrite
-        try:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"{out_dir}: cannot create output folder ({exc.strerror})") from None
+        make_folder(self.out_dir)
         self.written: list[Path] = []
         self._sources: dict[str, dict[int, MotFrame]] = {}
         self._closed = False
