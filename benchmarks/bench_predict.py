@@ -7,6 +7,10 @@
 2. Cold ``visionkit predict`` on one image vs ``python -c "import onnxruntime"`` (aim <= 3x).
 3. The bundled backbone's achieved GFLOP/s vs this machine's fp32 matmul ceiling, both
    measured here (aim >= 60 %).
+4. Spinning (onnxruntime's idle workers busy-waiting) on vs off: one session alone (the
+   backbone's bare ``session.run``, the case spinning is made for) and the classify pipeline
+   (two sessions) on an RGB array. Pipelines turn it off; ``Pipeline(spinning=True)`` turns
+   it back on.
 
 Variants are interleaved round by round and summarised by their medians, so a noisy
 neighbour slows every variant alike instead of biasing one.
@@ -166,22 +170,55 @@ def bench_efficiency(rounds: int, threads: int | None) -> None:
           f"batch 8: {t['b8']*1e3/8:.2f} ms/image = {g8:.0f} GFLOP/s = {100*g8/ceiling:.0f}%   aim >= 60%")
 
 
+def bench_spinning(image: Path, rounds: int, threads: int | None) -> None:
+    import visionkit as vk
+    from visionkit.imageio import read_image
+
+    pipes = {s: vk.Pipeline(["classify"], device="cpu", threads=threads, spinning=s) for s in (True, False)}
+    backbone = pipes[True].backbone
+    h, w = backbone.card.input.size
+    shape = (h, w, 3) if backbone.card.input.layout == "NHWC" else (3, h, w)
+    dtype = np.uint8 if backbone.card.input.dtype == "uint8" else np.float32
+    x = np.random.default_rng(1).integers(0, 256, (1, *shape)).astype(dtype)
+    name = backbone.inputs[0].name
+    array = read_image(image)
+    fns = {}
+    for spinning, pipe in pipes.items():
+        flag = "on" if spinning else "off"
+        fns[f"session {flag}"] = lambda b=pipe.backbone.session: b.run(None, {name: x})
+        fns[f"pipeline {flag}"] = lambda p=pipe: p(array)
+    t = interleaved(fns, rounds, inner=20)
+    print(f"[4] spinning on vs off: one session alone (backbone batch 1) {t['session on']*1e3:.3f} ms on | "
+          f"{t['session off']*1e3:.3f} ms off = {t['session off']/t['session on']:.2f}x")
+    print(f"    classify pipeline (2 sessions) on {image.name}: {t['pipeline on']*1e3:.3f} ms on | "
+          f"{t['pipeline off']*1e3:.3f} ms off = {t['pipeline off']/t['pipeline on']:.2f}x   "
+          "(off / on; < 1: off is faster)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--image", type=Path, action="append", default=None,
                         help="image(s) to time (default: a 128x128 and a 320x240 bundled sample)")
+    parser.add_argument("--part", type=int, action="append", choices=(1, 2, 3, 4), default=None,
+                        help="run only these parts (default: all)")
     args = parser.parse_args()
+    parts = set(args.part or (1, 2, 3, 4))
     from visionkit.bundled import samples
 
     bundled = samples()
     images = args.image or [next(p for p in bundled if p.stem.startswith("shapes_") and p.stem.count("_") == 1),
                             next(p for p in bundled if "320x240" in p.name)]
     print(f"threads: {args.threads or 'onnxruntime default'}")
-    bench_overhead(images, args.rounds, args.threads)
-    bench_cold_start(images[0], max(5, args.rounds // 3))
-    bench_efficiency(args.rounds, args.threads)
+    if 1 in parts:
+        bench_overhead(images, args.rounds, args.threads)
+    if 2 in parts:
+        bench_cold_start(images[0], max(5, args.rounds // 3))
+    if 3 in parts:
+        bench_efficiency(args.rounds, args.threads)
+    if 4 in parts:
+        bench_spinning(images[-1], args.rounds, args.threads)
 
 
 if __name__ == "__main__":

@@ -75,3 +75,44 @@ def test_inference_failure_is_a_model_error(tmp_path):
     model = runtime.load_model(make_standalone_classifier(tmp_path / "m.onnx"))
     with pytest.raises(ModelError, match="inference failed"):
         model.run({"image": np.zeros((1, 3, 5), np.float32)})
+
+
+SPIN = "session.intra_op.allow_spinning"
+
+
+def test_sessions_spin_only_when_asked_and_spinning_is_part_of_the_cache_key(tmp_path):
+    path = make_standalone_classifier(tmp_path / "m.onnx")
+    off = runtime.load_model(path, device="cpu")
+    assert off.spinning is False and runtime.DEFAULT_SPINNING is False
+    assert off.session.get_session_options().get_session_config_entry(SPIN) == "0"
+    on = runtime.load_model(path, device="cpu", spinning=True)
+    assert on is not off and on.session is not off.session and on.spinning is True
+    assert on.session.get_session_options().get_session_config_entry(SPIN) == "1"
+    assert runtime.load_model(path, device="cpu", spinning=False) is off
+    assert runtime.load_model(path, device="cpu", spinning=True) is on
+    with runtime.default_spinning(True):  # what a pipeline sets while its tasks load their parts
+        assert runtime.load_model(path, device="cpu") is on
+        assert runtime.load_model(path, device="cpu", spinning=False) is off  # an explicit value wins
+    assert runtime.load_model(path, device="cpu") is off
+    with pytest.raises(RuntimeError):  # None leaves onnxruntime's own default alone
+        runtime.session_options().get_session_config_entry(SPIN)
+
+
+def test_a_pipeline_gives_every_session_it_opens_one_spinning_and_its_threads():
+    import visionkit as vk
+
+    def sessions(pipe):
+        models = list(pipe.models().values()) + [p for t in pipe.tasks.values() for p in t.parts.values()]
+        return {id(m.session): m for m in models}.values()
+
+    # the bundled detector: backbone, RPN head and its box-head part, three sessions
+    policy = vk.Pipeline(["detect"], device="cpu", threads=1)
+    assert policy.spinning is False and len(sessions(policy)) == 3
+    forced = vk.Pipeline(["detect"], device="cpu", threads=1, spinning=True)
+    assert forced.spinning is True and len(sessions(forced)) == 3
+    for pipe, flag in ((policy, "0"), (forced, "1")):
+        for model in sessions(pipe):
+            options = model.session.get_session_options()
+            assert (model.spinning, model.threads) == (pipe.spinning, 1)
+            assert options.get_session_config_entry(SPIN) == flag and options.intra_op_num_threads == 1
+    assert not {id(m.session) for m in sessions(policy)} & {id(m.session) for m in sessions(forced)}

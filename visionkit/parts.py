@@ -47,7 +47,7 @@ def load_parts(model: OnnxModel, required: Iterable[str] = ()) -> dict[str, Onnx
         path = model.path.with_name(name)
         if not path.is_file():
             raise ModelError(f"{model.path.name}: its {role} {name} is missing; keep the files together")
-        part = load_model(path, device=model.device, threads=model.threads)
+        part = load_model(path, device=model.device, threads=model.threads, spinning=model.spinning)
         want, got = card.backbone, part.card.backbone
         if (want is None) != (got is None) or (want is not None and want.hash != got.hash):
             raise ModelError(

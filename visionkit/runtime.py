@@ -4,6 +4,13 @@
 the CUDA provider everywhere and prints a page of errors when it is asked for one whose
 libraries are missing, so we probe quietly first. The provider a session really got
 (``session.get_providers()[0]``) is what results report.
+
+Thread pools: every session has its own intra-op pool, whose idle workers spin (busy-wait)
+after each run by onnxruntime's default. A pipeline runs several sessions in turn (backbone,
+heads, their parts), so the pools of the sessions not running spin on the cores the running
+one, the decoder and the Python between them need. visionkit therefore opens every session
+with spinning off (``session.intra_op.allow_spinning=0``: idle workers sleep at once) unless
+asked otherwise: ``load_model(..., spinning=True)``, ``Pipeline(..., spinning=True)``.
 """
 
 from __future__ import annotations
@@ -11,10 +18,12 @@ from __future__ import annotations
 import ctypes
 import sys
 import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Iterator, Literal
 
 import numpy as np
 import onnxruntime as ort
@@ -34,6 +43,12 @@ _NP_TYPES = {
     "tensor(int64)": np.int64,
     "tensor(int32)": np.int32,
 }
+
+#: the spinning of a session when nobody says: off. Measured on 2 cores (README, Benchmarks):
+#: pipelines of several sessions ran 1.5-2.3x the frames per second so, and 2.7-3x with another
+#: process busy; one session alone ran 20-30 % faster with spinning on an idle machine, and
+#: 20-50 % slower as soon as another process wanted a core.
+DEFAULT_SPINNING = False
 
 
 @lru_cache(maxsize=1)
@@ -108,10 +123,13 @@ class OnnxModel:
     """One loaded model: its session, its card, and what it takes and gives."""
 
     def __init__(self, path: Path, session: ort.InferenceSession, card: ModelCard,
-                 device: Device = "auto", threads: int | None = None) -> None:
+                 device: Device = "auto", threads: int | None = None,
+                 spinning: bool = DEFAULT_SPINNING) -> None:
         self.path = path
         self.device = device  # as asked; ``provider`` is what the session really got
         self.threads = threads
+        #: whether the session's idle pool workers busy-wait (onnxruntime's default) or sleep
+        self.spinning = spinning
         self.session = session
         self.card = card
         self.inputs = [ModelInput(i.name, tuple(i.shape), i.type) for i in session.get_inputs()]
@@ -167,16 +185,52 @@ def read_card(path: Path, session: ort.InferenceSession, card_path: str | Path |
     return card
 
 
-def open_session(path: Path, providers: list[str], threads: int | None = None) -> ort.InferenceSession:
-    """A bare session, with load failures turned into one-line ModelErrors."""
+def session_options(threads: int | None = None, spinning: bool | None = None) -> ort.SessionOptions:
+    """visionkit's options for a session: ``threads`` intra-op threads (None: onnxruntime's
+    choice, one per core) and whether idle workers spin (None: onnxruntime's own default,
+    which spins)."""
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: warnings about unused initialisers are noise
     if threads:
         options.intra_op_num_threads = int(threads)
+    if spinning is not None:
+        flag = "1" if spinning else "0"
+        options.add_session_config_entry("session.intra_op.allow_spinning", flag)
+        options.add_session_config_entry("session.inter_op.allow_spinning", flag)
+    return options
+
+
+def open_session(path: Path, providers: list[str], threads: int | None = None,
+                 spinning: bool | None = None) -> ort.InferenceSession:
+    """A bare session, with load failures turned into one-line ModelErrors."""
+    options = session_options(threads, spinning)
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime's own exception types; map to one line
         raise ModelError(_explain_load_failure(path, exc)) from exc
+
+
+#: the spinning a load_model(spinning=None) gets: set by a pipeline while it builds its tasks,
+#: so the parts a task loads (a detector's box head) get the pipeline's setting
+_spinning: ContextVar[bool | None] = ContextVar("visionkit_spinning", default=None)
+
+
+@contextmanager
+def default_spinning(spinning: bool | None) -> Iterator[None]:
+    """Within it, ``load_model(..., spinning=None)`` opens sessions with this spinning."""
+    token = _spinning.set(spinning)
+    try:
+        yield
+    finally:
+        _spinning.reset(token)
+
+
+def resolve_spinning(spinning: bool | None = None) -> bool:
+    """The spinning a session asked for with ``spinning`` gets: itself, else the
+    :func:`default_spinning` in force, else :data:`DEFAULT_SPINNING`."""
+    if spinning is None:
+        spinning = _spinning.get()
+    return DEFAULT_SPINNING if spinning is None else bool(spinning)
 
 
 _models: dict[tuple, OnnxModel] = {}
@@ -199,14 +253,18 @@ def load_model(
     device: Device = "auto",
     threads: int | None = None,
     card: str | Path | None = None,
+    spinning: bool | None = None,
 ) -> OnnxModel:
     """Load (or reuse) the session for a model file, with its card checked against its inputs.
 
+    ``spinning``: whether the session's idle thread-pool workers busy-wait between runs
+    (None: the :func:`default_spinning` in force, else :data:`DEFAULT_SPINNING`, off).
+
     A model is reused while the path it was named by, the file, its card (the explicit card
-    file or the sidecar beside that path), the device and the threads stay the same; so a
-    model reached through a link with a sidecar of its own gets that sidecar's card, and an
-    edited sidecar takes effect at the next load. Models whose paths lead to the same file
-    share one onnxruntime session.
+    file or the sidecar beside that path), the device, the threads and the spinning stay the
+    same; so a model reached through a link with a sidecar of its own gets that sidecar's
+    card, and an edited sidecar takes effect at the next load. Models whose paths lead to the
+    same file share one onnxruntime session.
     """
     p = Path(path).expanduser()
     if not p.is_file():
@@ -215,7 +273,8 @@ def load_model(
     if st.st_size == 0:
         raise ModelError(f"{p.name}: empty file")
     card_file = Path(card).absolute() if card is not None else sidecar_path(p.absolute())
-    file_key = (str(p.resolve()), st.st_mtime_ns, st.st_size, device, threads)
+    spin = resolve_spinning(spinning)
+    file_key = (str(p.resolve()), st.st_mtime_ns, st.st_size, device, threads, spin)
     key = (str(p.absolute()), *file_key, str(card_file), _stamp(card_file))
     with _lock:
         cached = _models.get(key)
@@ -224,9 +283,9 @@ def load_model(
         return cached
 
     if session is None:
-        session = open_session(p, providers_for(device), threads)
+        session = open_session(p, providers_for(device), threads, spin)
     model_card = read_card(p, session, card)
-    model = OnnxModel(p, session, model_card, device, threads)
+    model = OnnxModel(p, session, model_card, device, threads, spin)
     check_against_inputs(model_card, [(i.name, list(i.shape), i.type) for i in model.inputs], p.name)
     with _lock:
         _sessions[file_key] = session

@@ -6,6 +6,10 @@
     2  usage error (bad flags, unknown task, options that do not fit)
 
 No traceback reaches the user unless ``--debug`` is given.
+
+Start-up is lazy: ``visionkit predict ...`` imports and registers ``predict_cmd`` alone (the
+table below names each command's module); the whole tree is built only where it is shown
+(``visionkit --help``, no command, an unknown one).
 """
 
 from __future__ import annotations
@@ -19,9 +23,38 @@ from ..errors import DependencyError, UsageError, VisionkitError, describe_failu
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
+#: each command's module, in the order ``visionkit --help`` lists them (a module may register
+#: several commands: plugins_cmd registers ``plugins`` and ``tasks``)
+COMMANDS = {
+    "predict": "predict_cmd",
+    "eval": "eval_cmd",
+    "models": "models_cmd",
+    "plugins": "plugins_cmd",
+    "tasks": "plugins_cmd",
+    "plugin": "plugin_cmd",
+    "data": "data_cmd",
+    "train": "train_cmd",
+    "export": "train_cmd",
+    "gui": "gui_cmd",
+}
 
-def build_parser() -> argparse.ArgumentParser:
-    from . import data_cmd, eval_cmd, gui_cmd, models_cmd, plugin_cmd, plugins_cmd, predict_cmd, train_cmd
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command an argument list runs, when only its module is needed to parse it: None
+    for the top level's own help or version, no command, or an unknown one (the whole tree
+    says those)."""
+    for arg in argv:
+        if arg in ("-h", "--help", "--version"):
+            return None
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every command, or (``command``) the one that runs, whose module
+    alone is then imported."""
+    from importlib import import_module
 
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: otherwise a subcommand's default would overwrite `visionkit --debug predict ...`
@@ -32,12 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="One CNN backbone, many task heads: predict, inspect models, train.",
         parents=[common],
     )
-    parser.add_argument("--version", action="version", version=f"visionkit {_version()}")
+    parser.add_argument("--version", action=_LazyVersion)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in (predict_cmd, eval_cmd, models_cmd, plugins_cmd, plugin_cmd, data_cmd, train_cmd, gui_cmd):
-        module.register(sub, common)
+    wanted = [COMMANDS[command]] if command is not None else list(dict.fromkeys(COMMANDS.values()))
+    for name in wanted:
+        import_module(f"{__name__}.{name}").register(sub, common)
     return parser
+
+
+class _LazyVersion(argparse._VersionAction):
+    """``--version``, reading the installed version only when asked."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        self.version = f"visionkit {_version()}"
+        super().__call__(parser, namespace, values, option_string)
 
 
 def _version() -> str:
@@ -62,7 +104,7 @@ def _safe_streams() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _safe_streams()
-    parser = build_parser()
+    parser = build_parser(_command_in(sys.argv[1:] if argv is None else argv))
     args, extra = parser.parse_known_args(argv)  # argparse itself exits 2 on usage errors
     if extra:  # say it with the subcommand's usage, not the top level's
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
