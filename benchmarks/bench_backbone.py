@@ -77,7 +77,10 @@ def speed(rounds: int, threads: int | None, sizes: list[int], tmp: Path) -> None
         fp32 = MODELS / name if (MODELS / name).is_file() else shapeworld_backbone(tmp)
         files[f"{key} fp32"] = (fp32, fp32)
         files[f"{key} int8"] = (int8_file(fp32, tmp), fp32)
-    sessions = {k: open_session(p, ["CPUExecutionProvider"], threads) for k, (p, _) in files.items()}
+    # spinning off, as visionkit opens sessions: spinning pools of the idle variants would
+    # fight the one being timed
+    sessions = {k: open_session(p, ["CPUExecutionProvider"], threads, spinning=False)
+                for k, (p, _) in files.items()}
     feed = {k: s.get_inputs()[0].name for k, s in sessions.items()}
     rng = np.random.default_rng(0)
     print(f"== backbone speed, batch 1, threads {threads or 'default'}, {rounds} interleaved rounds, medians")
