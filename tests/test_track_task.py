@@ -151,3 +151,16 @@ def test_frames_of_changing_size_and_long_empty_stretches_do_not_break_tracking(
         h, w = sizes[i % 3]
         r = pipe(rng.integers(100, 110, (h, w, 3), dtype=np.uint8))
         assert r.ok and len(r["track"]) == 0
+
+
+def test_changing_an_option_mid_stream_keeps_the_tracks_and_never_reuses_an_id(sequences):
+    pipe = vk.Pipeline(["track"], device="cpu")
+    before: set[int] = set()
+    after: set[int] = set()
+    for i, r in enumerate(pipe.stream(video(sequences))):
+        if i == 15:
+            pipe.set_options("track", min_hits=2, buffer_s=2.0)
+        (before if i < 15 else after).update(r["track"].ids.tolist())
+    assert before and after & before  # tracks went on through the change
+    assert all(i in before or i > max(before) for i in after)  # no id given twice
+    assert pipe.tasks["track"]._tracker.config.min_hits == 2

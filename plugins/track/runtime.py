@@ -51,7 +51,9 @@ class TrackTask(Task):
 
     def set_options(self, **options: Any) -> None:
         super().set_options(**options)
-        self._tracker = None  # thresholds are the tracker's configuration: a new one on change
+        tracker = getattr(self, "_tracker", None)
+        if tracker is not None:  # new thresholds for the tracks it holds: ids go on, never reused
+            tracker.config = self._config()
 
     def needs(self) -> tuple[str, ...]:
         return ("detect", "embed") if self.options["reid"] else ("detect",)
@@ -64,12 +66,12 @@ class TrackTask(Task):
             self._camera.reset()
         self._labels.clear()
 
-    def _make_tracker(self) -> ByteTracker:
+    def _config(self) -> TrackerConfig:
         o = self.options
-        return ByteTracker(TrackerConfig(
+        return TrackerConfig(
             high_thresh=o["high"], low_thresh=min(o["low"], o["high"]), new_track_thresh=max(o["new_track"], o["high"]),
             min_hits=o["min_hits"], track_buffer_s=o["buffer_s"], class_aware=o["class_aware"],
-        ))
+        )
 
     def _check_detector(self, inputs: TaskInputs) -> None:
         """A detector that drops boxes below track.low leaves ByteTrack's second pass idle: say so once."""
@@ -113,7 +115,7 @@ class TrackTask(Task):
             raise ModelError("track needs the detect task's boxes")
         self._check_detector(inputs)
         if self._tracker is None:
-            self._tracker = self._make_tracker()
+            self._tracker = ByteTracker(self._config())
         if self.options["camera_motion"]:
             if self._camera is None:
                 from .cmc import CameraMotion
