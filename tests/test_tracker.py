@@ -10,9 +10,11 @@ import time
 
 import numpy as np
 import pytest
+from visionkit.plugins.track.association import linear_assignment
 from visionkit.plugins.track.kalman import CHI2_95, KalmanBoxFilter, xyxy_to_cxcywh
-from visionkit.plugins.track.association import iou_matrix, linear_assignment
 from visionkit.plugins.track.tracker import ByteTracker, TrackerConfig
+
+from visionkit.boxes import box_iou as iou_matrix
 
 
 def box(cx, cy, w=40.0, h=40.0):

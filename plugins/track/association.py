@@ -1,21 +1,10 @@
-"""Pairing tracks with detections: box IoU and the thresholded minimum-cost assignment."""
+"""Pairing tracks with detections: the thresholded minimum-cost assignment (IoU is core's
+:func:`visionkit.boxes.box_iou`)."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU ``[len(a), len(b)]`` of xyxy boxes."""
-    # column-wise broadcasting: each step is one contiguous [A, B] array, no [A, B, 2] temporaries
-    ax1, ay1, ax2, ay2 = a.T[:, :, None]
-    bx1, by1, bx2, by2 = b.T[:, None, :]
-    w = np.minimum(ax2, bx2) - np.maximum(ax1, bx1)
-    h = np.minimum(ay2, by2) - np.maximum(ay1, by1)
-    inter = np.maximum(w, 0.0) * np.maximum(h, 0.0)
-    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
-    return inter / np.maximum(union, 1e-12)
 
 
 def linear_assignment(cost: np.ndarray, thresh: float) -> tuple[np.ndarray, np.ndarray]:

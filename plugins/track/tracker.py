@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .association import iou_matrix, linear_assignment
+from visionkit.boxes import box_iou
+
+from .association import linear_assignment
 from .kalman import CHI2_95, KalmanBoxFilter, cxcywh_to_xyxy, xyxy_to_cxcywh
 
 TENTATIVE, TRACKED, LOST = 0, 1, 2
@@ -170,7 +172,7 @@ class ByteTracker:
     # ---------------------------------------------------------------- association
     def _cost(self, tix, dix, boxes, classes, emb, track_boxes, use_emb):
         tr = self._t
-        cost = 1.0 - iou_matrix(track_boxes[tix], boxes[dix])
+        cost = 1.0 - box_iou(track_boxes[tix], boxes[dix])
         if use_emb and emb is not None and tr.feat.shape[1] == emb.shape[1] and cost.size:
             app = 0.5 * (1.0 - tr.feat[tix] @ emb[dix].T)  # half cosine distance, in [0, 1]
             valid = tr.has_feat[tix, None] & (np.abs(emb[dix]).sum(1) > 0)[None, :]
@@ -301,7 +303,7 @@ class ByteTracker:
         tr, cfg = self._t, self.config
         a, b = np.flatnonzero(alive & (tr.state == TRACKED)), np.flatnonzero(alive & (tr.state == LOST))
         if len(a) and len(b):
-            iou = iou_matrix(cxcywh_to_xyxy(tr.mean[a]), cxcywh_to_xyxy(tr.mean[b]))
+            iou = box_iou(cxcywh_to_xyxy(tr.mean[a]), cxcywh_to_xyxy(tr.mean[b]))
             ia, ib = np.nonzero(iou > cfg.dedupe_iou)
             a_older = tr.age[a[ia]] >= tr.age[b[ib]]  # keep whichever has been followed longer
             alive[b[ib[a_older]]] = False
