@@ -278,17 +278,22 @@ _RECIPE_FLAGS = ("epochs", "n_train", "n_val", "n_test", "batch_size", "lr", "op
 _SCRATCH_FLAGS = ("arch", "size", "n_train", "n_val", "n_test")
 
 
-def run(args: argparse.Namespace) -> int:
-    for flag in ("epochs", "n_train", "n_val", "n_test", "batch_size"):
+def _check_numbers(args: argparse.Namespace, counts: tuple[str, ...], positive: tuple[str, ...]) -> None:
+    """One line for a count flag below 1 or a flag that must be positive (unset ones pass)."""
+    for flag in counts:
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise UsageError(f"--{flag.replace('_', '-')} must be at least 1, not {value}")
-    if args.lr is not None and args.lr <= 0:
-        raise UsageError("--lr must be positive")
+    for flag in positive:
+        value = getattr(args, flag)
+        if value is not None and not value > 0:
+            raise UsageError(f"--{flag.replace('_', '-')} must be positive, not {value}")
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_numbers(args, ("epochs", "n_train", "n_val", "n_test", "batch_size", "threads"), ("lr",))
     if args.size is not None and (args.size < 32 or args.size % 32):
         raise UsageError(f"--size must be a multiple of 32 (the backbone's stride), not {args.size}")
-    if args.threads is not None and args.threads < 1:
-        raise UsageError("--threads must be at least 1")
     if args.data is not None and not Path(args.data).is_dir():
         raise InputError(f"{args.data}: no such folder")
     if args.scratch and args.backbone is not None:
@@ -375,12 +380,7 @@ def _logger(quiet: bool):
 
 
 def run_shapeworld(args: argparse.Namespace) -> int:
-    for flag in ("epochs", "n_detect", "n_pose", "n_classify", "batch_size", "threads"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise UsageError(f"--{flag.replace('_', '-')} must be at least 1, not {value}")
-    if args.lr is not None and args.lr <= 0:
-        raise UsageError("--lr must be positive")
+    _check_numbers(args, ("epochs", "n_detect", "n_pose", "n_classify", "batch_size", "threads"), ("lr",))
     require("torch", "train")
     require("onnx", "train")
     from ..nn.recipes.bundle import train_and_export
@@ -438,15 +438,8 @@ _HEADS_FLAGS = ("epochs", "n_detect", "n_pose", "n_classify", "n_val", "batch_si
 
 
 def run_heads(args: argparse.Namespace) -> int:
-    for flag in ("epochs", "n_detect", "n_pose", "n_classify", "n_val", "batch_size", "copies", "patience",
-                 "test_n", "threads"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise UsageError(f"--{flag.replace('_', '-')} must be at least 1, not {value}")
-    for flag in ("lr", "cache_limit_gb"):
-        value = getattr(args, flag)
-        if value is not None and not value > 0:
-            raise UsageError(f"--{flag.replace('_', '-')} must be positive, not {value}")
+    _check_numbers(args, ("epochs", "n_detect", "n_pose", "n_classify", "n_val", "batch_size", "copies", "patience",
+                          "test_n", "threads"), ("lr", "cache_limit_gb"))
     require("torch", "train")
     require("onnx", "train")
     from ..nn.heads import registered_heads
@@ -478,14 +471,7 @@ _TRANSFER_FLAGS = ("epochs", "batch_size", "lr", "optimizer", "patience", "threa
 
 def run_transfer(args: argparse.Namespace) -> int:
     """``train classify --data`` (without --scratch) and ``train detect|segment|pose``."""
-    for flag in ("epochs", "batch_size", "patience", "threads"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise UsageError(f"--{flag.replace('_', '-')} must be at least 1, not {value}")
-    for flag in ("lr", "cache_limit_gb"):
-        value = getattr(args, flag)
-        if value is not None and not value > 0:
-            raise UsageError(f"--{flag.replace('_', '-')} must be positive, not {value}")
+    _check_numbers(args, ("epochs", "batch_size", "patience", "threads"), ("lr", "cache_limit_gb"))
     if not 0 < args.val_split < 1:
         raise UsageError(f"--val-split must be between 0 and 1, not {args.val_split:g}")
     if not Path(args.data).exists():
@@ -512,12 +498,7 @@ def run_transfer(args: argparse.Namespace) -> int:
 
 
 def run_embed(args: argparse.Namespace) -> int:
-    for flag in ("epochs", "n_train", "steps", "test_n", "threads"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise UsageError(f"--{flag.replace('_', '-')} must be at least 1, not {value}")
-    if args.lr is not None and not args.lr > 0:
-        raise UsageError("--lr must be positive")
+    _check_numbers(args, ("epochs", "n_train", "steps", "test_n", "threads"), ("lr",))
     if args.margin is not None and not args.margin >= 0:
         raise UsageError("--margin must be 0 (soft margin) or more")
     require("torch", "train")
