@@ -58,3 +58,18 @@ def test_letterbox_pads_and_maps_boxes_back():
 def test_stretch_transform():
     t, tr = preprocess(gradient(100, 200), InputSpec(size=(50, 50)))
     np.testing.assert_allclose(tr.to_image(np.array([50.0, 50.0])), [200.0, 100.0])
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("order", ["rgb", "bgr"])
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_per_channel_normalisation_matches_the_formula(layout, order, dtype):
+    img = np.random.default_rng(3).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    spec = InputSpec(size=(37, 53), layout=layout, dtype=dtype, channel_order=order, scale=1 / 255,
+                     mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    t, _ = preprocess(img, spec)
+    pixels = img[..., ::-1] if order == "bgr" else img
+    want = (pixels / 255.0 - np.array(spec.mean)) / np.array(spec.std)
+    want = want.transpose(2, 0, 1)[None] if layout == "NCHW" else want[None]
+    assert t.dtype == np.dtype(dtype) and t.flags.c_contiguous
+    assert np.allclose(t, want, atol=1e-5 if dtype == "float32" else 4e-3)
