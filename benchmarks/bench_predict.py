@@ -11,6 +11,11 @@
    backbone's bare ``session.run``, the case spinning is made for) and the classify pipeline
    (two sessions) on an RGB array. Pipelines turn it off; ``Pipeline(spinning=True)`` turns
    it back on.
+5. A standalone model through its card (YOLOX-nano from ../shared/realworld, 416x416 NCHW
+   float, BGR, letterboxed): ``Pipeline(array)`` against bare ``session.run`` on the tensor
+   visionkit's preprocessing made, and against the tensor made by one OpenCV call
+   (``cv2.dnn.blobFromImage`` on the letterboxed picture), at 640x480 and 2560x1920
+   (target <= 1.10x).
 
 Variants are interleaved round by round and summarised by their medians, so a noisy
 neighbour slows every variant alike instead of biasing one.
@@ -195,16 +200,60 @@ def bench_spinning(image: Path, rounds: int, threads: int | None) -> None:
           "(off / on; < 1: off is faster)")
 
 
+def bench_standalone(rounds: int, threads: int | None) -> None:
+    import tempfile
+
+    import cv2
+
+    import visionkit as vk
+    from visionkit.cli import main as cli
+    from visionkit.preprocess import preprocess
+
+    realworld = Path(__file__).resolve().parents[2] / "shared" / "realworld" / "models" / "detection"
+    source = realworld / "yolox_nano_416x416.onnx"
+    if not source.is_file():
+        print(f"[5] standalone model: {source} not found, skipped")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / source.name
+        model.symlink_to(source)
+        card = ["models", "card", str(model), "--task", "detect", "--labels", str(realworld / "coco.names"),
+                "--channel-order", "bgr", "--scale", "1", "--letterbox", "topleft", "--output", "yolox"]
+        assert cli(card) == 0
+        pipe = vk.Pipeline(["detect"], model=model, device="cpu", threads=threads)
+        task = pipe.tasks["detect"]
+        session, spec = task.model.session, task.model.card.input
+        name = task.model.inputs[0].name
+        rng = np.random.default_rng(5)
+        for w, h in ((640, 480), (2560, 1920)):
+            array = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            tensor, _ = preprocess(array, spec)
+            s = min(spec.size[0] / h, spec.size[1] / w)
+            canvas = np.full((*spec.size, 3), 114, np.uint8)
+
+            def opencv_only() -> None:  # the least a letterboxed BGR float tensor can cost
+                small = cv2.resize(array, (round(w * s), round(h * s)), interpolation=cv2.INTER_LINEAR)
+                canvas[: small.shape[0], : small.shape[1]] = small
+                session.run(None, {name: cv2.dnn.blobFromImage(canvas, 1.0, swapRB=True)})
+
+            t = interleaved({"bare": lambda: session.run(None, {name: tensor}), "opencv": opencv_only,
+                             "pipeline": lambda: pipe(array)}, rounds, inner=5)
+            print(f"[5] {source.name} on a {w}x{h} array: bare session.run {t['bare']*1e3:.2f} ms | "
+                  f"OpenCV-only preprocessing + run {t['opencv']*1e3:.2f} ms | Pipeline {t['pipeline']*1e3:.2f} ms")
+            print(f"    Pipeline / bare = {t['pipeline']/t['bare']:.3f}x (target <= 1.10x); "
+                  f"Pipeline / OpenCV-only = {t['pipeline']/t['opencv']:.3f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--image", type=Path, action="append", default=None,
                         help="image(s) to time (default: a 128x128 and a 320x240 bundled sample)")
-    parser.add_argument("--part", type=int, action="append", choices=(1, 2, 3, 4), default=None,
+    parser.add_argument("--part", type=int, action="append", choices=(1, 2, 3, 4, 5), default=None,
                         help="run only these parts (default: all)")
     args = parser.parse_args()
-    parts = set(args.part or (1, 2, 3, 4))
+    parts = set(args.part or (1, 2, 3, 4, 5))
     from visionkit.bundled import samples
 
     bundled = samples()
@@ -219,6 +268,8 @@ def main() -> None:
         bench_efficiency(args.rounds, args.threads)
     if 4 in parts:
         bench_spinning(images[-1], args.rounds, args.threads)
+    if 5 in parts:
+        bench_standalone(args.rounds, args.threads)
 
 
 if __name__ == "__main__":
