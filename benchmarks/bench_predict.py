@@ -16,6 +16,9 @@
    visionkit's preprocessing made, and against the tensor made by one OpenCV call
    (``cv2.dnn.blobFromImage`` on the letterboxed picture), at 640x480 and 2560x1920
    (target <= 1.10x).
+6. Batches: ``stream(folder, batch=8)`` against ``batch=1`` on 32 generated 256x256 scenes
+   (decoded once, kept in memory), classify alone and classify+detect+segment; throughput
+   ratio (target >= 1.4x).
 
 Variants are interleaved round by round and summarised by their medians, so a noisy
 neighbour slows every variant alike instead of biasing one.
@@ -244,16 +247,30 @@ def bench_standalone(rounds: int, threads: int | None) -> None:
                   f"Pipeline / OpenCV-only = {t['pipeline']/t['opencv']:.3f}x")
 
 
+def bench_batches(rounds: int, threads: int | None) -> None:
+    import visionkit as vk
+    from visionkit.data.scenes import scene_for
+    from visionkit.data.shapeworld import render
+
+    frames = [render(scene_for("detect", 6060, i)) for i in range(32)]
+    for tasks in (["classify"], ["classify", "detect", "segment"]):
+        pipe = vk.Pipeline(tasks, device="cpu", threads=threads)
+        t = interleaved({f"b{n}": lambda n=n: list(pipe.stream(frames, batch=n)) for n in (1, 8)},
+                        max(3, rounds // 6), inner=1)
+        print(f"[6] {'+'.join(tasks)} on {len(frames)} frames: batch 1 {len(frames) / t['b1']:.1f} frames/s | "
+              f"batch 8 {len(frames) / t['b8']:.1f} frames/s = {t['b1'] / t['b8']:.2f}x (target >= 1.4x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--image", type=Path, action="append", default=None,
                         help="image(s) to time (default: a 128x128 and a 320x240 bundled sample)")
-    parser.add_argument("--part", type=int, action="append", choices=(1, 2, 3, 4, 5), default=None,
+    parser.add_argument("--part", type=int, action="append", choices=(1, 2, 3, 4, 5, 6), default=None,
                         help="run only these parts (default: all)")
     args = parser.parse_args()
-    parts = set(args.part or (1, 2, 3, 4, 5))
+    parts = set(args.part or (1, 2, 3, 4, 5, 6))
     from visionkit.bundled import samples
 
     bundled = samples()
@@ -270,6 +287,8 @@ def main() -> None:
         bench_spinning(images[-1], args.rounds, args.threads)
     if 5 in parts:
         bench_standalone(args.rounds, args.threads)
+    if 6 in parts:
+        bench_batches(args.rounds, args.threads)
 
 
 if __name__ == "__main__":

@@ -95,11 +95,11 @@ def build_pipeline(config: Config) -> tuple[Any, dict[str, str], list[str]]:
     if not accepted:
         pipeline = None
     warnings = [f"{task} is off: {why}" for task, why in dropped.items()]
-    for name, task in (pipeline.tasks if pipeline is not None else {}).items():
+    for name, task in list(pipeline.tasks.items() if pipeline is not None else ()):
         for key, value in config.options.get(name, {}).items():
             if key in task.default_options:
                 try:
-                    task.set_options(**{key: value})
+                    pipeline.set_options(name, **{key: value})  # may add a task the option needs
                 except VisionkitError as exc:
                     warnings.append(f"{name}: saved option ignored: {one_line(exc)}")
     return pipeline, dropped, warnings
@@ -139,6 +139,7 @@ class InferenceWorker(QObject):
         self._command.connect(self._run)
         # state below is touched in the worker thread only
         self._pipeline = None
+        self._dropped: dict[str, str] = {}  # tasks the last configuration could not build, and why
         self._running = False  # the pipeline's tasks hold state about the open source
         self._media: Source | None = None
         self._frame: Frame | None = None
@@ -262,17 +263,22 @@ class InferenceWorker(QObject):
         pipeline, dropped, warnings = build_pipeline(config)
         self._end_run()  # the old pipeline's tasks go with it: let them flush
         self._pipeline = pipeline
+        self._dropped = dropped
+        self._tell_pipeline()
+        for text in warnings:
+            self.failed.emit(text)
+        self._refresh_later()
+
+    def _tell_pipeline(self) -> None:
+        pipeline = self._pipeline
         tasks = pipeline.tasks if pipeline is not None else {}
         self.pipeline_ready.emit(PipelineInfo(
             options={n: dict(t.options) for n, t in tasks.items()},
             defaults={n: dict(t.default_options) for n, t in tasks.items()},
             provider=pipeline.provider if pipeline is not None else "",
             models={role: m.path.name for role, m in pipeline.models().items()} if pipeline else {},
-            dropped=dropped,
+            dropped=self._dropped,
             added=dict(pipeline.added) if pipeline is not None else {}))
-        for text in warnings:
-            self.failed.emit(text)
-        self._refresh_later()
 
     def _do_open(self, spec: Any) -> None:
         media = open_seekable(spec, camera_factory=self._camera_factory)  # the old one stays on failure
@@ -308,7 +314,10 @@ class InferenceWorker(QObject):
         task, options = arg
         if self._pipeline is None or task not in self._pipeline.tasks:
             return
+        before = list(self._pipeline.tasks)
         self._pipeline.set_options(task, **options)
+        if list(self._pipeline.tasks) != before:  # the option added or left out a task (track.reid)
+            self._tell_pipeline()
         self._refresh_later()
 
     def _do_ack(self, _: Any) -> None:

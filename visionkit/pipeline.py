@@ -19,7 +19,9 @@ desktop app calls it on a seek).
 
 from __future__ import annotations
 
+import itertools
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -136,38 +138,19 @@ class Pipeline:
         self.added: dict[str, str] = {}
         #: whether the sessions' idle thread-pool workers busy-wait between runs (off unless asked)
         self.spinning = resolve_spinning(spinning)
+        #: what builds a task added later, when an option changes what another needs
+        self._build_with = (models, backbone, device, threads, options)
+        #: the tasks asked for; the others in ``tasks`` run because one of these needs them
+        self._asked = list(self.task_names)
         built: dict[str, Task] = {}
         for name in self.task_names:
             # card= describes model=, which only exists with a single task
             built[name] = self._build_task(name, models.get(name), card if model is not None else None,
                                            backbone, device, threads, options.get(name, {}))
-        order: list[str] = []
-
-        def visit(name: str, chain: tuple[str, ...]) -> None:
-            # a task's needs run before it; a missing one is added with its default model
-            if name in order:
-                return
-            if name in chain:
-                raise UsageError(f"tasks need each other in a circle: {' -> '.join(chain + (name,))}")
-            if name not in built:
-                self.added[name] = chain[-1]
-                built[name] = self._build_task(name, models.get(name), None, backbone, device, threads,
-                                               options.get(name, {}))
-            for dep in built[name].needs():
-                visit(dep, chain + (name,))
-            order.append(name)
-
-        for name in self.task_names:
-            visit(name, ())
-        unknown = set(models) - set(order)
+        self._arrange(built)
+        unknown = set(models) - set(self.task_names)
         if unknown:
             raise UsageError(f"a model is given for {sorted(unknown)[0]!r}, which is not among the tasks")
-        self.task_names = order
-        self.tasks = {name: built[name] for name in order}
-        #: the tasks whose overlays a picture shows: all but those added for a task that draws
-        #: what they found itself (a tracker's boxes are its detector's)
-        self.drawn: tuple[str, ...] = tuple(
-            n for n in order if not (n in self.added and built[self.added[n]].draws_needs))
         if precision == "int8" and self.backbone is None:
             raise UsageError("precision int8 runs the shared backbone in int8, and none of these "
                              "tasks reads it (their models take the image themselves)")
@@ -181,8 +164,40 @@ class Pipeline:
         self._last: dict[str, tuple[tuple[str, int], Any]] = {}  # stateful task -> (frame, result)
         self._checked: set[type] = set()  # result types already held to the protocol
         self._arrays = 0  # frames given as arrays to __call__, numbered so trackers follow them
+        self._batch = 1  # frames stream() hands the backbone at once
 
     # -- construction helpers ---------------------------------------------------------------
+
+    def _arrange(self, built: dict[str, Task]) -> None:
+        """Order the asked tasks after what they need, building a missing need with its
+        default model (or the one given for it); a built task nothing needs any more is left
+        out. Sets ``task_names``, ``tasks``, ``added`` and ``drawn``."""
+        models, backbone, device, threads, options = self._build_with
+        order: list[str] = []
+        added: dict[str, str] = {}
+
+        def visit(name: str, chain: tuple[str, ...]) -> None:
+            if name in order:
+                return
+            if name in chain:
+                raise UsageError(f"tasks need each other in a circle: {' -> '.join(chain + (name,))}")
+            if name not in built:
+                built[name] = self._build_task(name, models.get(name), None, backbone, device, threads,
+                                               options.get(name, {}))
+            if chain and name not in self._asked:
+                added.setdefault(name, chain[-1])
+            for dep in built[name].needs():
+                visit(dep, chain + (name,))
+            order.append(name)
+
+        for name in self._asked:
+            visit(name, ())
+        self.task_names, self.added = order, added
+        self.tasks = {name: built[name] for name in order}
+        #: the tasks whose overlays a picture shows: all but those added for a task that draws
+        #: what they found itself (a tracker's boxes are its detector's)
+        self.drawn: tuple[str, ...] = tuple(
+            n for n in order if not (n in added and built[added[n]].draws_needs))
 
     def _build_task(self, name: str, ref: str | Path | None, card: str | Path | None,
                     backbone: str | Path | None, device: Device, threads: int | None,
@@ -255,32 +270,77 @@ class Pipeline:
         return self._one(image, channel_order, raise_errors=True)
 
     def _one(self, image: Any, channel_order: str, raise_errors: bool) -> FrameResult:
-        try:
-            if isinstance(image, np.ndarray):
-                first = next(iter(ArraySource(_as_rgb(image, channel_order))))
-                item = Frame(image=first.image, source=first.source, index=self._arrays)
-                self._arrays += 1
-            elif isinstance(image, (str, Path)):
-                item = Frame(image=read_image(image), source=str(image), index=0)
-            else:
-                raise UsageError(f"a pipeline takes image paths or arrays, not {type(image).__name__}")
-        except VisionkitError as exc:
-            if raise_errors:
-                raise
-            name = str(image) if isinstance(image, (str, Path)) else "array"
-            return FrameResult(name, 0, 0, 0, self.provider, {}, {}, error=str(exc))
+        item = self._frame(image, channel_order, raise_errors)
+        if isinstance(item, FrameResult):
+            return item
         result = self.predict_frame(item)
         if raise_errors and result.error is not None:
             raise VisionkitError(result.error)
         return result
 
+    def _frame(self, image: Any, channel_order: str, raise_errors: bool) -> Frame | FrameResult:
+        """A path or array as a Frame; what cannot be read raises, or comes as a failed result."""
+        try:
+            if isinstance(image, Frame):
+                return image
+            if isinstance(image, np.ndarray):
+                first = next(iter(ArraySource(_as_rgb(image, channel_order))))
+                item = Frame(image=first.image, source=first.source, index=self._arrays)
+                self._arrays += 1
+                return item
+            if isinstance(image, (str, Path)):
+                return Frame(image=read_image(image), source=str(image), index=0)
+            raise UsageError(f"a pipeline takes image paths or arrays, not {type(image).__name__}")
+        except VisionkitError as exc:
+            if raise_errors:
+                raise
+            name = str(image) if isinstance(image, (str, Path)) else "array"
+            return FrameResult(name, 0, 0, 0, self.provider, {}, {}, error=str(exc))
+
+    def predict_batch(self, images: Iterable[Any], *, channel_order: str = "rgb") -> list[FrameResult]:
+        """Results for several images (paths, arrays or Frames), the shared backbone run once on
+        all of them; then every task runs on each frame in order, so stateful tasks see the
+        frames as one at a time would. A bad input is a result with ``error``, the others still
+        run. The results are those of one image at a time, up to the float rounding of the
+        backbone's batched kernels. A backbone whose batch axis is fixed runs one at a time."""
+        items = [self._frame(image, channel_order, raise_errors=False) for image in images]
+        frames = [i for i in items if isinstance(i, Frame)]
+        ahead = iter(self._batch_ahead(frames))
+        return [item if isinstance(item, FrameResult) else self._predict(item, None, next(ahead))
+                for item in items]
+
+    def _batch_ahead(self, frames: list[Frame]) -> list["_Ahead | None"]:
+        """Each frame's preprocessed tensors and backbone features from one batched backbone
+        run (None for a frame too small to run, or when nothing would be gained)."""
+        batchable = self.backbone is not None and not isinstance(self.backbone.inputs[0].shape[0], int)
+        ok = [f for f in frames if min(f.image.shape[:2]) >= MIN_SIDE]
+        if not batchable or len(ok) < 2:
+            return [None] * len(frames)
+        clock = time.perf_counter
+        t = clock()
+        prepared = [{s: preprocess(f.image, s) for s in self._specs} for f in ok]
+        preprocess_ms = (clock() - t) * 1e3 / len(ok)
+        spec = self.backbone.card.input
+        t = clock()
+        outs = self.backbone.run({self.backbone.inputs[0].name: np.concatenate([p[spec][0] for p in prepared])})
+        backbone_ms = (clock() - t) * 1e3 / len(ok)
+        share = {id(f): _Ahead(p, {k: v[i:i + 1] for k, v in zip(self.backbone.outputs, outs)},
+                               preprocess_ms, backbone_ms)
+                 for i, (f, p) in enumerate(zip(ok, prepared))}
+        return [share.get(id(f)) for f in frames]
+
     def stream(self, source: Any, *, recursive: bool = False, progress: bool = False,
-               channel_order: str = "rgb") -> Iterator[FrameResult]:
+               channel_order: str = "rgb", batch: int = 1) -> Iterator[FrameResult]:
         """One FrameResult per frame of any source; failed inputs come as results with ``error``.
 
         :param progress: show a progress bar on stderr (count, rate, time left) as the CLI does.
         :param channel_order: of arrays given as the source (``"bgr"`` for OpenCV's).
+        :param batch: frames read ahead and given to the backbone at once (see
+            :meth:`predict_batch`); a camera keeps its newest-frame policy and runs one at a time.
         """
+        if int(batch) < 1:
+            raise UsageError(f"batch must be at least 1, not {batch}")
+        self._batch = int(batch)
         if isinstance(source, np.ndarray):
             source = _as_rgb(source, channel_order)
         src = open_input(source, recursive=recursive)
@@ -297,6 +357,9 @@ class Pipeline:
 
     def _stream(self, src: Source) -> Iterator[FrameResult]:
         items = iter(src)
+        if self._batch > 1 and not src.live:
+            yield from self._stream_batched(items, self._batch)
+            return
         while True:
             t0 = time.perf_counter()
             item = next(items, _END)
@@ -310,12 +373,32 @@ class Pipeline:
             else:
                 yield self.predict_frame(item, decode_ms=decode_ms)
 
+    def _stream_batched(self, items: Iterator[Any], size: int) -> Iterator[FrameResult]:
+        while True:
+            t0 = time.perf_counter()
+            chunk = list(itertools.islice(items, size))
+            decode_ms = (time.perf_counter() - t0) * 1e3 / max(1, len(chunk))
+            if not chunk:
+                self.finish()
+                return
+            frames = [i for i in chunk if not isinstance(i, FrameError)]
+            ahead = iter(self._batch_ahead(frames))
+            for item in chunk:
+                if isinstance(item, FrameError):
+                    yield FrameResult(item.source, item.index or 0, 0, 0, self.provider,
+                                      {"decode": decode_ms}, {}, error=str(item))
+                else:
+                    yield self._predict(item, decode_ms, next(ahead))
+
     def predict_frame(self, frame: Frame, *, decode_ms: float | None = None) -> FrameResult:
         """Run every task on one decoded frame. Errors are returned in the result, not raised.
 
         A frame of another source than the last one resets the tasks first (and finishes the
         last source); the same frame again reuses stateful tasks' results.
         """
+        return self._predict(frame, decode_ms, None)
+
+    def _predict(self, frame: Frame, decode_ms: float | None, ahead: "_Ahead | None") -> FrameResult:
         image = frame.image
         h, w = image.shape[:2]
         timings: dict[str, float] = {} if decode_ms is None else {"decode": decode_ms}
@@ -334,23 +417,28 @@ class Pipeline:
             self._source = frame.source
         info = FrameInfo(frame.source, frame.index, frame.timestamp_ms, frame.fps)
         try:
-            results, errors = self._run(image, self.tasks, info, timings)
+            results, errors = self._run(image, self.tasks, info, timings, ahead)
         except VisionkitError as exc:
             return done({}, f"{frame.source}: {exc}")
         return done(results, f"{frame.source}: " + "; ".join(errors) if errors else None)
 
     def _run(self, image: np.ndarray, tasks: Mapping[str, Task], info: FrameInfo | None,
-             timings: dict[str, float]) -> tuple[dict[str, Any], list[str]]:
+             timings: dict[str, float], ahead: "_Ahead | None" = None) -> tuple[dict[str, Any], list[str]]:
         """Preprocess, one backbone pass, then each task in order; ``info`` None runs
-        detached (no state is read or kept). A backbone failure raises; a task's is listed."""
+        detached (no state is read or kept). A backbone failure raises; a task's is listed.
+        ``ahead``: this frame's tensors and features from a batch, with its share of the time."""
         clock = time.perf_counter
         t = clock()
-        prepared: dict[InputSpec, tuple[np.ndarray, Transform]] = {s: preprocess(image, s) for s in self._specs}
-        timings["preprocess"] = (clock() - t) * 1e3
+        prepared: dict[InputSpec, tuple[np.ndarray, Transform]] = (
+            ahead.prepared if ahead is not None else {s: preprocess(image, s) for s in self._specs})
+        timings["preprocess"] = ahead.preprocess_ms if ahead is not None else (clock() - t) * 1e3
 
         features = None
         bb_transform = _IDENTITY
-        if self.backbone is not None:
+        if ahead is not None and self.backbone is not None:
+            features, bb_transform = ahead.features, prepared[self.backbone.card.input][1]
+            timings["backbone"] = ahead.backbone_ms
+        elif self.backbone is not None:
             t = clock()
             tensor, bb_transform = prepared[self.backbone.card.input]
             outs = self.backbone.run({self.backbone.inputs[0].name: tensor})
@@ -455,10 +543,46 @@ class Pipeline:
         return out
 
     def set_options(self, task: str, **options: Any) -> None:
-        self.tasks[task].set_options(**options)
+        """Change a task's options between frames. An option that changes what the task needs
+        (``track.reid`` needs ``embed``) adds the task it now needs, with its default model, or
+        leaves out the one it no longer does; if that task cannot be built, the options are
+        put back and the error raised."""
+        target = self.tasks[task]
+        before = {k: target.options[k] for k in options if k in target.options}
+        target.set_options(**options)
+        if all(d in self.tasks for d in target.needs()) and set(self.tasks) <= self._needed():
+            return
+        try:
+            self._arrange(dict(self.tasks))
+        except VisionkitError:
+            target.set_options(**before)
+            raise
+        self._specs = self._input_specs()
+
+    def _needed(self) -> set[str]:
+        """The asked tasks and everything they need now."""
+        seen: set[str] = set()
+        todo = list(self._asked)
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo += [d for d in self.tasks[name].needs() if d in self.tasks] if name in self.tasks else []
+        return seen
 
     def __repr__(self) -> str:
         return f"Pipeline({self.task_names}, provider={self.provider!r})"
+
+
+@dataclass(frozen=True)
+class _Ahead:
+    """One frame's part of a batch: its preprocessed tensors, its slice of the backbone's
+    features, and its share of the batch's preprocessing and backbone time."""
+
+    prepared: dict
+    features: dict
+    preprocess_ms: float
+    backbone_ms: float
 
 
 def _int8_backbone(path: Path) -> Path:

@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
                    help="the shared backbone's precision: int8 runs BACKBONE_int8.onnx beside it "
                         "(`visionkit models quantize` makes it; the summary names the file that ran)")
+    p.add_argument("--batch", type=int, default=1, metavar="N",
+                   help="frames of a folder or video given to the backbone at once (default: 1; a camera "
+                        "always runs one at a time)")
     add_option_argument(p)
     p.add_argument("--topk", type=int, default=None, help="classes to report per image (classify.topk)")
     p.add_argument("--score", type=float, default=None, help="lowest score kept, 0-1 (detect.score, pose.score)")
@@ -86,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     failed = done = 0
     source = open_input(args.sources, recursive=args.recursive)
     total = source.expected_length
-    stream = pipeline.stream(source)
+    if args.batch < 1:
+        raise UsageError(f"--batch must be at least 1, not {args.batch}")
+    stream = pipeline.stream(source, batch=args.batch)
     # a bar only where there is something to wait for: several inputs, or a video/camera
     with Progress(total, "predict", enabled=total != 1) as bar:
         try:
