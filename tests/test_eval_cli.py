@@ -20,7 +20,8 @@ def test_classify_on_a_fresh_imagefolder(tmp_path, capsys):
     assert main(["data", "shapeworld", "--task", "classify", "--n", "56", "--seed", "2718",
                  "--out", str(tmp_path / "set"), "--quiet"]) == 0
     capsys.readouterr()
-    metrics = run_json(["eval", "classify", "--data", tmp_path / "set"], capsys)
+    metrics = run_json(["eval", "classify", "--data", tmp_path / "set", "--model", "asset:shapeworld_classify.onnx"],
+                       capsys)
     assert metrics["images"] == 56 and metrics["model"] == "shapeworld_classify.onnx"
     assert metrics["top1"] >= 0.95 and metrics["top5"] >= metrics["top1"]
     assert len(metrics["per_class"]) == 14

@@ -2,6 +2,8 @@
 and reused, keyed by what made it and bounded on disk; mirrored copies carry mirrored labels; a
 tiny run trains, exports heads the pipeline runs on that backbone, and resumes exactly."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -246,6 +248,29 @@ def test_a_second_run_computes_no_features(trained, backbone, cache_root, backbo
     assert list(model.heads) == ["classify", "pose"]
     row = info["history"]["epochs"][0]
     assert np.isfinite(row["train_cls"]) and np.isfinite(row["val_pose"]) and "train_seg" not in row
+
+
+def test_a_run_of_some_heads_shares_the_folder_and_measures_with_the_heads_found_there(trained, backbone,
+                                                                                       cache_root):
+    from visionkit.nn.recipes.frozen import train_and_export
+
+    out = trained["out"]
+    before = (out / "shapeworld_heads.pt").read_bytes()
+    result = train_and_export(out, _recipe(epochs=1, heads=("pose",)), backbone.path, cache_root=cache_root,
+                              test_n=2, **QUIET)
+    assert Path(result["checkpoint"]).name == "shapeworld_heads-pose.pt"
+    assert (out / "shapeworld_heads.pt").read_bytes() == before  # the whole run's checkpoint is left alone
+    assert result["metrics"]["pose"]["test_n"] == 2  # measured on the detector the first run left there
+
+
+def test_a_head_trained_alone_skips_the_batches_it_has_no_labels_for(trained, backbone, cache_root):
+    from visionkit.nn.recipes.frozen import train
+
+    # one single-shape picture among 19: three of the four batches hold none, and their loss is constant
+    recipe = _recipe(epochs=1, heads=("classify",), n_classify=1, batch_size=4)
+    model, info, _ = train(recipe, backbone.path, cache_root=cache_root, **QUIET)
+    row = info["history"]["epochs"][0]
+    assert list(model.heads) == ["classify"] and np.isfinite(row["train_loss"]) and row["train_cls_count"] > 0
 
 
 class Stop(Exception):

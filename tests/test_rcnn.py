@@ -84,3 +84,43 @@ def test_detections_take_each_class_deltas_and_suppress_duplicates():
         probs, deltas, rois, np.array([0, 0, 256, 256], np.float32), score=0.95, iou=0.5, max_det=10
     )
     assert [len(x) for x in none] == [0, 0, 0]
+
+
+def _with_config(tmp_path, **config):
+    """The bundled detector, its card's config changed, beside its box head and backbone."""
+    import onnx
+
+    from visionkit.bundled import models_dir
+    from visionkit.nn.export import embed_card, read_card
+
+    src = models_dir()
+    for name in ("shapeworld_detect_boxes.onnx", "efficientnet_lite0_backbone.onnx"):
+        (tmp_path / name).symlink_to(src / name)
+    card = read_card(src / "shapeworld_detect.onnx")
+    proto = onnx.load(str(src / "shapeworld_detect.onnx"))
+    embed_card(proto, card.with_(config={**card.config, **config}))
+    onnx.save_model(proto, str(tmp_path / "shapeworld_detect.onnx"))
+    return tmp_path / "shapeworld_detect.onnx"
+
+
+def test_the_card_sets_the_proposal_count_and_refinement(tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    import visionkit as vk
+    import visionkit.plugins.detect.rcnn as rcnn
+    from visionkit.bundled import samples
+
+    scene = next(str(p) for p in samples() if p.name == "scene_shapes.png")
+    seen = []
+    real = rcnn.select_proposals
+    monkeypatch.setattr(rcnn, "select_proposals", lambda *a, **k: seen.append(k["post_nms"]) or real(*a, **k))
+    refined = vk.Pipeline(["detect"], device="cpu")(scene)["detect"]  # the bundled card says refine
+    (tmp_path / "a").mkdir()
+    few = vk.Pipeline(["detect"], models={"detect": _with_config(tmp_path / "a", proposals=50)}, device="cpu")
+    assert seen[-1:] == [300] and len(few(scene)["detect"]) > 0 and seen[-1] == 50
+    (tmp_path / "b").mkdir()
+    once = vk.Pipeline(["detect"], models={"detect": _with_config(tmp_path / "b", refine=False)}, device="cpu")
+    plain = once(scene)["detect"]
+    # the second look moves boxes a little; labels and scores are the first look's
+    assert refined.labels == plain.labels and np.allclose(refined.scores, plain.scores)
+    moved = np.abs(refined.boxes - plain.boxes)
+    assert 0 < moved.max() < 8 and (box_iou(refined.boxes, plain.boxes).diagonal() > 0.8).all()

@@ -164,3 +164,31 @@ def test_changing_an_option_mid_stream_keeps_the_tracks_and_never_reuses_an_id(s
     assert before and after & before  # tracks went on through the change
     assert all(i in before or i > max(before) for i in after)  # no id given twice
     assert pipe.tasks["track"]._tracker.config.min_hits == 2
+
+
+def test_turning_reid_on_mid_stream_adds_the_embed_task_and_off_leaves_it_out(sequences):
+    pipe = vk.Pipeline(["track"], device="cpu")
+    assert list(pipe.tasks) == ["detect", "track"]
+    frames = list(pipe.stream(video(sequences)))[:1]
+    pipe.set_options("track", reid=True)  # the bundled detector and embed head share one backbone
+    assert list(pipe.tasks) == ["detect", "embed", "track"] and pipe.added["embed"] == "track"
+    assert pipe.drawn == ("track",)
+    r = pipe(frames[0].image)
+    assert r.ok and len(r["embed"]) == len(r["detect"])
+    pipe.set_options("track", reid=False)
+    assert list(pipe.tasks) == ["detect", "track"] and pipe(frames[0].image).ok
+
+
+def test_an_option_whose_task_cannot_be_built_is_put_back(monkeypatch):
+    import dataclasses
+
+    import visionkit.pipeline as pipeline_module
+    from visionkit.errors import VisionkitError
+
+    pipe = vk.Pipeline(["track"], device="cpu")
+    real = pipeline_module.require_task
+    monkeypatch.setattr(pipeline_module, "require_task", lambda name: dataclasses.replace(
+        real(name), default_model="asset:no_such_model.onnx") if name == "embed" else real(name))
+    with pytest.raises(VisionkitError, match="no_such_model"):
+        pipe.set_options("track", reid=True)
+    assert pipe.tasks["track"].options["reid"] is False and list(pipe.tasks) == ["detect", "track"]

@@ -18,7 +18,7 @@ def visionkit_register_tasks(registry):
             name="classify",
             summary="whole-image classes, top-k with scores",
             factory="visionkit.plugins.classify.runtime:ClassifyTask",
-            default_model="asset:shapeworld_classify.onnx",
+            default_model="asset:imagenet_classify.onnx",
         )
     )
 
@@ -50,7 +50,7 @@ def visionkit_register_painters(registry):
 def visionkit_register_heads(registry):
     registry.add(HeadSpec(
         name="classify",
-        summary="whole-image classes from the pooled c5 map",
+        summary="whole-image classes from convolutions on c4 and c5, pooled",
         factory="visionkit.plugins.classify.train:ClassifySharedHead",
         task="classify",
     ))

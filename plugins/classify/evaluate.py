@@ -36,7 +36,8 @@ class ClassifyEvaluator(Evaluator):
         task = pipeline.tasks[self.task]
         unknown = sorted(set(folder_names) - set(task.card.labels))
         if unknown:
-            raise UsageError(f"{data}: folders {unknown[:3]} are not classes of the model")
+            raise UsageError(f"{data}: folders {unknown[:3]} are not classes of {task.model.path.name} "
+                             "(give --model for a classifier of these classes)")
         hits1 = hits5 = 0
         per_class = {name: [0, 0] for name in folder_names}
         failures: list[tuple[str, str]] = []

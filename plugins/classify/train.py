@@ -39,7 +39,7 @@ from visionkit.nn.heads import Batch, ExportContext, HeadLoss, SharedHead
 from visionkit.nn.train_state import saved_state
 from visionkit.nn.trainer import ArrayBatches, TrainConfig, fit
 
-from .head import AuxSegHead, ClassifierNet, ClassifyHead
+from .head import AuxSegHead, ClassifierNet, ClassifyHead, StagesClassifyHead
 
 __all__ = ["DEFAULTS", "MEAN", "STD", "ClassifySharedHead", "build_model", "evaluate", "export_checkpoint",
            "train_classify"]
@@ -280,31 +280,32 @@ def export_checkpoint(ckpt: str | Path | Mapping[str, Any], out_dir: str | Path,
 
 
 class ClassifySharedHead(SharedHead):
-    """The pooled-``c5`` head in the joint recipe; scenes carry no picture class and are skipped."""
+    """:class:`~.head.StagesClassifyHead` on the shared backbone; scenes carry no picture
+    class and are skipped."""
 
     name = task = "classify"
-    features = ("c5",)
+    features = ("c4", "c5")
     order = 10
     headline = ("top1",)
     held_out = (10000, 1400)
 
-    def build(self, channels: Mapping[str, int], labels: Sequence[str] | None = None) -> ClassifyHead:
-        return ClassifyHead(channels["c5"], len(labels or CLASSES))
+    def build(self, channels: Mapping[str, int], labels: Sequence[str] | None = None) -> StagesClassifyHead:
+        return StagesClassifyHead(channels["c4"], channels["c5"], len(labels or CLASSES))
 
-    def loss(self, module: ClassifyHead, features: Mapping[str, torch.Tensor], batch: Batch) -> HeadLoss:
+    def loss(self, module: StagesClassifyHead, features: Mapping[str, torch.Tensor], batch: Batch) -> HeadLoss:
         labels = torch.from_numpy(batch.image_labels)
         has = labels >= 0
         if not has.any():
             return HeadLoss({"cls": torch.zeros(())}, {"cls_correct": 0, "cls_count": 0})
-        logits = module(features["c5"][has]).float()
+        logits = module(features["c4"][has], features["c5"][has]).float()
         correct = int((logits.argmax(1) == labels[has]).sum())
         return HeadLoss({"cls": F.cross_entropy(logits, labels[has])},
                         {"cls_correct": correct, "cls_count": int(has.sum())})
 
     def export(
-        self, module: ClassifyHead, ctx: ExportContext, labels: Sequence[str] | None = None
+        self, module: StagesClassifyHead, ctx: ExportContext, labels: Sequence[str] | None = None
     ) -> dict[str, Path]:
-        path = ctx.export(module, "classify", features=("c5",), task="classify", labels=labels or CLASSES,
+        path = ctx.export(module, "classify", features=self.features, task="classify", labels=labels or CLASSES,
                           output="logits", options={"topk": 5})
         return {"classify": path}
 

@@ -223,3 +223,18 @@ def test_a_task_added_for_another_runs_the_model_the_user_gave_it(qtbot, make_wi
     box = window.tasks_panel.boxes["colour"]
     assert not box.isChecked() and box.model_path() == str(mine) and box.title() == "colour (runs for needy)"
     assert shown.result["colour"].top[0] == "red"
+
+
+def test_turning_an_option_on_that_needs_another_task_adds_it_and_says_so(qtbot, make_window, images):
+    # the bundled detector and embed head share one backbone, so reid is one checkbox away
+    window = make_window(tasks=["track"], models={})
+    wait_result(qtbot, window, lambda: window.open_source(str(images / "img1_red.png")))
+    assert window.pipeline_info.added == {"detect": "track"}
+    reid = window.tasks_panel.boxes["track"].editors["reid"]
+    assert isinstance(reid, QCheckBox) and not reid.isChecked()
+    with qtbot.waitSignal(window.pipeline_changed, timeout=10000):
+        reid.setChecked(True)
+    assert window.pipeline_info.added == {"detect": "track", "embed": "track"}
+    assert window.tasks_panel.boxes["embed"].title() == "embed (runs for track)"
+    shown = wait_result(qtbot, window, lambda: window.open_source(str(images / "img1_red.png")))
+    assert shown.result.ok and "embed" in shown.result.results

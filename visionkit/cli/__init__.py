@@ -36,6 +36,7 @@ COMMANDS = {
     "train": "train_cmd",
     "export": "train_cmd",
     "gui": "gui_cmd",
+    "bench": "bench_cmd",
 }
 
 

@@ -98,19 +98,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
 
     w = tasks.add_parser(
         "shapeworld", parents=parents,
-        help="train the backbone and every registered head together; export, measure, record",
+        help="train a ResNet backbone and every registered head together from scratch; export, measure, record",
         description="Train one backbone jointly with every head the plugins register (built in: classify, "
                     "detect (two-stage), segment (FCN) and pose (DeepPose)) on generated ShapeWorld scenes, "
                     "save the checkpoint, "
                     "export every model to OUT, measure each on held-out sets (seed 10000) the way "
-                    "'visionkit eval' does, and record the numbers in the cards. Defaults reproduce "
-                    "the bundled models (about two and a half hours on 2 CPU cores without native "
-                    "bfloat16, where training runs in float32). Stage 1, the classification pre-training "
+                    "'visionkit eval' does, and record the numbers in the cards. This is the recipe of "
+                    "the ShapeWorld ResNet bundle of visionkit 0.2.0 (hours on 2 CPU cores; the bundled "
+                    "heads now train on the frozen ImageNet backbone: visionkit train heads). Stage 1, the classification pre-training "
                     "(about 25 minutes there), is reused from runs/shapeworld/pretrain when a "
                     "run with the same seed and recipe left it there.",
         epilog="examples:\n"
-               "  visionkit train shapeworld --out assets/models --seed 0       # the bundled models\n"
-               "  visionkit train shapeworld --out assets/models --seed 0 --resume  # after a stop\n"
+               "  visionkit train shapeworld --out runs/shapeworld --seed 0\n"
+               "  visionkit train shapeworld --out runs/shapeworld --seed 0 --resume  # after a stop\n"
                "  visionkit train shapeworld --out runs/quick --epochs 1 --n-detect 500\n"
                "  visionkit export runs/shapeworld/shapeworld.pt --out runs/again",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -172,7 +172,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     h.add_argument("--backbone", metavar="PATH", default=None,
-                   help="the exported backbone (default: the bundled shapeworld_backbone.onnx)")
+                   help="the exported backbone (default: the bundled efficientnet_lite0_backbone.onnx)")
     h.add_argument("--heads", metavar="NAMES", default=None, help="comma-separated heads (default: every registered)")
     h.add_argument("--out", default="runs/heads", metavar="DIR", help="output folder (default: runs/heads)")
     h.add_argument("--name", default="shapeworld", help="file prefix: NAME_<role>.onnx (default: shapeworld)")
@@ -191,7 +191,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
     h.add_argument("--lr", type=float, default=None, help=f"peak AdamW learning rate {heads_recipe}")
     h.add_argument("--test-n", type=int, default=None, help="held-out pictures per head (default: each head's)")
     h.add_argument("--resume", action="store_true",
-                   help="continue the run that stopped part-way (its state is OUT/NAME_heads.state.pt); "
+                   help="continue the run that stopped part-way (its state is OUT/NAME_heads.state.pt, "
+                        "NAME_heads-a-b.state.pt with --heads a,b); "
                         "give the same options")
     h.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     _add_report_flags(h)

@@ -240,7 +240,9 @@ def _run_epoch(model, source, step, generator, train, epoch, cfg, optimizer=None
                     group["lr"] = lr
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=train and cfg.bf16):
                 loss, stats = step(model, batch, generator, train)
-            if train:
+            # a batch none of whose pictures a head has labels for (a classify head trained alone
+            # meets batches of scenes) has a constant loss: nothing to learn from it
+            if train and loss.requires_grad:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.grad_clip:

@@ -1,6 +1,6 @@
 """Heads trained on a frozen, exported backbone, from its cached features.
 
-    visionkit train heads --backbone assets/models/shapeworld_backbone.onnx --out runs/heads
+    visionkit train heads --out runs/heads        # on the bundled EfficientNet-Lite0
 
 Transfer learning as the lectures draw it: the backbone (an exported ONNX file) never changes,
 so its feature maps of every training picture are computed once and cached
@@ -14,7 +14,9 @@ against the backbone's hash, checked against torch, measured on held-out sets as
 Files in OUT (NAME defaults to ``shapeworld``): the backbone, copied as ``<its name>.onnx``
 (where the pipeline looks beside a head), each head's ``NAME_<role>.onnx``, and
 ``NAME_heads.pt`` (the heads' weights and how they were made). While a run goes on, its state
-is ``NAME_heads.state.pt``, from which ``resume`` continues it exactly.
+is ``NAME_heads.state.pt``, from which ``resume`` continues it exactly. A run of some heads
+(``heads``) names both after them, ``NAME_heads-detect.pt``, so runs of other heads can share
+OUT: a head measured there finds the files of the heads it needs (pose, the detector's).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from visionkit.nn.heads import Batch, SharedHead, registered_heads
 from visionkit.nn.train_state import saved_state
 from visionkit.nn.trainer import TrainConfig, fit
 
-DEFAULT_BACKBONE = models_dir() / "shapeworld_backbone.onnx"
+DEFAULT_BACKBONE = models_dir() / "efficientnet_lite0_backbone.onnx"
 
 
 @dataclass
@@ -278,7 +280,8 @@ def train_and_export(
 
     t0 = time.monotonic()
     out = Path(out)
-    ckpt, state = out / f"{name}_heads.pt", out / f"{name}_heads.state.pt"
+    stem = f"{name}_heads" if recipe.heads is None else "-".join((f"{name}_heads", *recipe.heads))
+    ckpt, state = out / f"{stem}.pt", out / f"{stem}.state.pt"
     model, info, (_, val_set) = train(
         recipe, backbone, cache_root=cache_root, limit_gb=limit_gb, state_path=state, resume=resume,
         log=log, progress=progress,

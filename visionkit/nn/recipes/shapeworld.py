@@ -1,6 +1,9 @@
-"""The bundled models' recipe: one backbone and every registered head, trained together.
+"""Training from scratch: one ResNet backbone and every registered head, trained together.
 
-    visionkit train shapeworld --out assets/models --seed 0
+    visionkit train shapeworld --out runs/shapeworld --seed 0
+
+(This recipe, with the pooled-``c5`` classify head of its day, made visionkit's bundle until
+0.2.0; the bundled heads now train on the frozen ImageNet backbone, :mod:`.frozen`.)
 
 The lectures' transfer-learning picture, with the step DESIGN.md adds where frozen
 classification features fall short (box precision, masks). Stage 1 pre-trains the backbone
@@ -12,7 +15,8 @@ labels for.
 
 The heads are whatever plugins register (:mod:`visionkit.nn.heads`): each brings its module,
 its loss, its export and its measurement, so a new head needs no change here. The built-ins
-are classify (pooled ``c5``), detect (two-stage R-CNN), segment (FCN) and pose (DeepPose).
+are classify (convolutions on ``c4`` and ``c5``; stage 1's pooled-``c5`` probe does not carry
+over), detect (two-stage R-CNN), segment (FCN) and pose (DeepPose).
 
 The input is letterboxed to 256 x 256 (scenes are square; a 4:3 video frame keeps its whole
 picture, which detection and segmentation need). Recipes sit above the plugins (like the CLI);
@@ -55,7 +59,7 @@ MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 
 @dataclass
 class Recipe:
-    """Everything that decides the bundled models; the defaults are what ships."""
+    """Everything that decides the models."""
 
     seed: int = 0
     arch: str = "resnet_mini"
@@ -197,12 +201,10 @@ def pretrain(
             **recipe.pretrain_options,
         )
         ckpt = load_checkpoint(result["checkpoint"])
-    state = ckpt["state_dict"]
-    parts = [("backbone.", model.backbone)]
-    if "classify" in model.heads:
-        parts.append(("head.", model.classify))
-    for prefix, module in parts:
-        module.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
+    # only the backbone carries over: stage 1 trains the pooled-c5 probe, the shared classify
+    # head is another module (convolutions on c4 and c5) and starts afresh
+    prefix = "backbone."
+    model.backbone.load_state_dict({k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
     log(f"stage 1: top-1 {100 * ckpt['metrics']['top1']:.2f}% at 128 px; stage 2: joint training")
     return dict(ckpt["metrics"])
 
