@@ -315,7 +315,11 @@ class InferenceWorker(QObject):
         if self._pipeline is None or task not in self._pipeline.tasks:
             return
         before = list(self._pipeline.tasks)
-        self._pipeline.set_options(task, **options)
+        try:
+            self._pipeline.set_options(task, **options)
+        except VisionkitError:
+            self._tell_pipeline()  # the option was put back: so must the editor be
+            raise
         if list(self._pipeline.tasks) != before:  # the option added or left out a task (track.reid)
             self._tell_pipeline()
         self._refresh_later()

@@ -42,6 +42,29 @@ def test_a_batch_gives_what_one_at_a_time_gives_and_a_bad_input_is_one_result(pi
     assert batch[0].timings_ms["backbone"] > 0
 
 
+def test_the_backbone_runs_once_for_the_batch_and_a_failing_batched_run_falls_back(pipe, monkeypatch):
+    images = [str(p) for p in samples()][:4]
+    sizes = []
+    run = pipe.backbone.run
+    monkeypatch.setattr(pipe.backbone, "run", lambda feeds: sizes.append(len(next(iter(feeds.values())))) or run(feeds))
+    pipe.predict_batch(images)
+    assert sizes == [4]
+
+    from visionkit.errors import ModelError
+
+    def only_one(feeds):  # a graph whose batch axis is named but fixed inside
+        n = len(next(iter(feeds.values())))
+        sizes.append(n)
+        if n > 1:
+            raise ModelError("backbone: inference failed: reshape")
+        return run(feeds)
+
+    sizes.clear()
+    monkeypatch.setattr(pipe.backbone, "run", only_one)
+    results = pipe.predict_batch(images)
+    assert sizes == [4, 1, 1, 1, 1] and all(r.ok for r in results)
+
+
 def test_stream_in_batches_equals_stream_one_at_a_time_for_a_stateful_task(tmp_path):
     write_sequences(tmp_path, 1, 12, 4321, size=256, fps=10, progress=False)
     video = str(next(tmp_path.glob("*/*.mp4")))

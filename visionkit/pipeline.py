@@ -311,18 +311,32 @@ class Pipeline:
 
     def _batch_ahead(self, frames: list[Frame]) -> list["_Ahead | None"]:
         """Each frame's preprocessed tensors and backbone features from one batched backbone
-        run (None for a frame too small to run, or when nothing would be gained)."""
-        batchable = self.backbone is not None and not isinstance(self.backbone.inputs[0].shape[0], int)
-        ok = [f for f in frames if min(f.image.shape[:2]) >= MIN_SIDE]
-        if not batchable or len(ok) < 2:
-            return [None] * len(frames)
+        run. None for a frame that runs on its own instead (too small, or its preprocessing
+        fails: then its own run reports why), and for all of them when nothing would be gained
+        or the batched run fails (a graph whose batch axis is named but fixed inside)."""
+        none: list[_Ahead | None] = [None] * len(frames)
+        if self.backbone is None or isinstance(self.backbone.inputs[0].shape[0], int):
+            return none
         clock = time.perf_counter
         t = clock()
-        prepared = [{s: preprocess(f.image, s) for s in self._specs} for f in ok]
+        ok, prepared = [], []
+        for f in frames:
+            if min(f.image.shape[:2]) < MIN_SIDE:
+                continue
+            try:
+                prepared.append({s: preprocess(f.image, s) for s in self._specs})
+                ok.append(f)
+            except VisionkitError:
+                continue
+        if len(ok) < 2:
+            return none
         preprocess_ms = (clock() - t) * 1e3 / len(ok)
         spec = self.backbone.card.input
         t = clock()
-        outs = self.backbone.run({self.backbone.inputs[0].name: np.concatenate([p[spec][0] for p in prepared])})
+        try:
+            outs = self.backbone.run({self.backbone.inputs[0].name: np.concatenate([p[spec][0] for p in prepared])})
+        except VisionkitError:
+            return none
         backbone_ms = (clock() - t) * 1e3 / len(ok)
         share = {id(f): _Ahead(p, {k: v[i:i + 1] for k, v in zip(self.backbone.outputs, outs)},
                                preprocess_ms, backbone_ms)
@@ -552,10 +566,12 @@ class Pipeline:
         target.set_options(**options)
         if all(d in self.tasks for d in target.needs()) and set(self.tasks) <= self._needed():
             return
+        backbone = self.backbone  # a task that fails to build may have attached one
         try:
             self._arrange(dict(self.tasks))
         except VisionkitError:
             target.set_options(**before)
+            self.backbone = backbone
             raise
         self._specs = self._input_specs()
 

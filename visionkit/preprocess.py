@@ -54,7 +54,8 @@ def _interpolation(scale: float) -> int:
 
 def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """``image`` at ``width`` x ``height``. A shrink by more than 2x halves the picture by area
-    averaging (OpenCV's fast exact-2x path) while it stays at least twice the target, then
+    averaging (OpenCV's fast exact-2x path; an odd side rounds down and takes the general,
+    slower one) while it stays at least twice the target, then
     finishes linearly: 2560x1920 -> 416x312 took 8.2 ms this way against 25.7 ms in one area
     resize, and differed from it by 0.45 grey levels on average where linear differed by 1.1."""
     h, w = image.shape[:2]

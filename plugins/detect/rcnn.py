@@ -30,6 +30,7 @@ import numpy as np
 
 from visionkit.boxes import decode_deltas, nms, to_image
 from visionkit.cards import ModelCard
+from visionkit.errors import ModelError
 from visionkit.results import Detections
 from visionkit.parts import load_parts
 from visionkit.runtime import OnnxModel, feature_feeds
@@ -158,6 +159,8 @@ class RCNNDecoder:
         #: proposals the box head scores per frame (card ``config.proposals``): its RoiAlign
         #: cost grows with them
         self.proposals = int(config.get("proposals", POST_NMS))
+        if self.proposals < 1:
+            raise ModelError(f"{model.path.name}: card config.proposals must be at least 1, not {self.proposals}")
         #: card ``config.refine``: score the final boxes again and average the two boxes
         self.refine = bool(config.get("refine", False))
 

@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                     "top-1/top-5 and per-class accuracy for classification; plugins add their own.",
         epilog="examples:\n"
                "  visionkit data shapeworld --task classify --n 1400 --seed 31337 --out heldout\n"
-               "  visionkit eval classify --data heldout                  # the bundled model\n"
+               "  visionkit eval classify --data heldout --model asset:shapeworld_classify.onnx\n"
                "  visionkit data shapeworld --task detect --n 300 --seed 10000 --format coco --out held-detect\n"
                "  visionkit eval detect --data held-detect                # the task's default model\n"
                "  visionkit eval detect --data held-detect --model yolox.onnx --score 0.01\n"

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         help="run tasks on images, folders, globs, videos or a webcam",
         description="Run one or more tasks; the shared backbone runs once per frame.",
         epilog="examples:\n"
-        "  visionkit predict assets/samples/shapes_star.png --task classify\n"
+        "  visionkit predict photo.jpg --task classify                   # ImageNet classes\n"
         "  visionkit predict photos/ --recursive --task classify --json > results.jsonl\n"
         "  visionkit predict fish.png --model squeezenet.onnx --topk 3   # card beside the model\n"
         "  visionkit predict scene.png --task detect -o detect.score=0.6 -o detect.agnostic=true\n"
@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be at least 1")
+    if args.batch < 1:
+        raise UsageError(f"--batch must be at least 1, not {args.batch}")
     if args.save_as and not args.save:
         raise UsageError("--save-as says what --save DIR writes; give --save DIR too")
     single, by_task = split_models(args.model)
@@ -89,8 +91,6 @@ def run(args: argparse.Namespace) -> int:
     failed = done = 0
     source = open_input(args.sources, recursive=args.recursive)
     total = source.expected_length
-    if args.batch < 1:
-        raise UsageError(f"--batch must be at least 1, not {args.batch}")
     stream = pipeline.stream(source, batch=args.batch)
     # a bar only where there is something to wait for: several inputs, or a video/camera
     with Progress(total, "predict", enabled=total != 1) as bar:

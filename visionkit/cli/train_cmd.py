@@ -33,13 +33,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
         "classify", parents=parents,
         help="pre-train the backbone with a classify head, or train a classify head on your pictures",
         description="Without --data: train backbone + classify head on ShapeWorld, test on a held-out set, "
-                    "export <name>_backbone.onnx and <name>_classify.onnx with model cards; the defaults "
-                    "reproduce the bundled models. With --data IMAGEFOLDER: transfer learning, a classify "
+                    "export <name>_backbone.onnx and <name>_classify.onnx with model cards (stage 1 of "
+                    "visionkit train shapeworld). With --data IMAGEFOLDER: transfer learning, a classify "
                     "head trained on the frozen ImageNet backbone's cached features of your pictures (or "
                     "another backbone's, --backbone), measured on a held-out share of them (--val-split) and "
                     "exported beside the backbone; --scratch trains a backbone from scratch on them instead.",
         epilog="examples:\n"
-               "  visionkit train classify --out assets/models --seed 0     # the bundled models\n"
+               "  visionkit train classify --out runs/classify --seed 0    # a ShapeWorld backbone\n"
                "  visionkit train classify --data photos/ --out runs/mine  # photos/<label>/*.jpg\n"
                "  visionkit train classify --data photos/ --scratch --arch resnet_mini --out runs/scratch",
         formatter_class=argparse.RawDescriptionHelpFormatter,
