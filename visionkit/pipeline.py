@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .bundled import models_dir, resolve_model
+from .batching import Ahead, batch_ahead
 from .cards import InputSpec
 from .context import TaskContext
 from .errors import ModelError, PluginError, UsageError, VisionkitError, describe_failure
@@ -42,7 +42,6 @@ from .tasks import FrameInfo, Task, TaskInputs
 
 #: smaller frames carry too little for any model here; refused with a clear message
 MIN_SIDE = 8
-_END = object()
 _IDENTITY = Transform(1.0, 1.0, 0.0, 0.0)
 
 
@@ -164,7 +163,6 @@ class Pipeline:
         self._last: dict[str, tuple[tuple[str, int], Any]] = {}  # stateful task -> (frame, result)
         self._checked: set[type] = set()  # result types already held to the protocol
         self._arrays = 0  # frames given as arrays to __call__, numbered so trackers follow them
-        self._batch = 1  # frames stream() hands the backbone at once
 
     # -- construction helpers ---------------------------------------------------------------
 
@@ -305,43 +303,9 @@ class Pipeline:
         backbone's batched kernels. A backbone whose batch axis is fixed runs one at a time."""
         items = [self._frame(image, channel_order, raise_errors=False) for image in images]
         frames = [i for i in items if isinstance(i, Frame)]
-        ahead = iter(self._batch_ahead(frames))
+        ahead = iter(batch_ahead(self.backbone, self._specs, frames, MIN_SIDE))
         return [item if isinstance(item, FrameResult) else self._predict(item, None, next(ahead))
                 for item in items]
-
-    def _batch_ahead(self, frames: list[Frame]) -> list["_Ahead | None"]:
-        """Each frame's preprocessed tensors and backbone features from one batched backbone
-        run. None for a frame that runs on its own instead (too small, or its preprocessing
-        fails: then its own run reports why), and for all of them when nothing would be gained
-        or the batched run fails (a graph whose batch axis is named but fixed inside)."""
-        none: list[_Ahead | None] = [None] * len(frames)
-        if self.backbone is None or isinstance(self.backbone.inputs[0].shape[0], int):
-            return none
-        clock = time.perf_counter
-        t = clock()
-        ok, prepared = [], []
-        for f in frames:
-            if min(f.image.shape[:2]) < MIN_SIDE:
-                continue
-            try:
-                prepared.append({s: preprocess(f.image, s) for s in self._specs})
-                ok.append(f)
-            except VisionkitError:
-                continue
-        if len(ok) < 2:
-            return none
-        preprocess_ms = (clock() - t) * 1e3 / len(ok)
-        spec = self.backbone.card.input
-        t = clock()
-        try:
-            outs = self.backbone.run({self.backbone.inputs[0].name: np.concatenate([p[spec][0] for p in prepared])})
-        except VisionkitError:
-            return none
-        backbone_ms = (clock() - t) * 1e3 / len(ok)
-        share = {id(f): _Ahead(p, {k: v[i:i + 1] for k, v in zip(self.backbone.outputs, outs)},
-                               preprocess_ms, backbone_ms)
-                 for i, (f, p) in enumerate(zip(ok, prepared))}
-        return [share.get(id(f)) for f in frames]
 
     def stream(self, source: Any, *, recursive: bool = False, progress: bool = False,
                channel_order: str = "rgb", batch: int = 1) -> Iterator[FrameResult]:
@@ -354,40 +318,23 @@ class Pipeline:
         """
         if int(batch) < 1:
             raise UsageError(f"batch must be at least 1, not {batch}")
-        self._batch = int(batch)
         if isinstance(source, np.ndarray):
             source = _as_rgb(source, channel_order)
         src = open_input(source, recursive=recursive)
         with src:
             if not progress:
-                yield from self._stream(src)
+                yield from self._stream(src, int(batch))
                 return
             from .progress import Progress
 
             with Progress(src.expected_length, "predict") as bar:
-                for result in self._stream(src):
+                for result in self._stream(src, int(batch)):
                     bar.update(1)
                     yield result
 
-    def _stream(self, src: Source) -> Iterator[FrameResult]:
+    def _stream(self, src: Source, batch: int) -> Iterator[FrameResult]:
         items = iter(src)
-        if self._batch > 1 and not src.live:
-            yield from self._stream_batched(items, self._batch)
-            return
-        while True:
-            t0 = time.perf_counter()
-            item = next(items, _END)
-            decode_ms = (time.perf_counter() - t0) * 1e3
-            if item is _END:
-                self.finish()
-                return
-            if isinstance(item, FrameError):
-                yield FrameResult(item.source, item.index or 0, 0, 0, self.provider,
-                                  {"decode": decode_ms}, {}, error=str(item))
-            else:
-                yield self.predict_frame(item, decode_ms=decode_ms)
-
-    def _stream_batched(self, items: Iterator[Any], size: int) -> Iterator[FrameResult]:
+        size = 1 if src.live else batch  # a camera's newest frame is the one to run
         while True:
             t0 = time.perf_counter()
             chunk = list(itertools.islice(items, size))
@@ -396,7 +343,7 @@ class Pipeline:
                 self.finish()
                 return
             frames = [i for i in chunk if not isinstance(i, FrameError)]
-            ahead = iter(self._batch_ahead(frames))
+            ahead = iter(batch_ahead(self.backbone, self._specs, frames, MIN_SIDE))
             for item in chunk:
                 if isinstance(item, FrameError):
                     yield FrameResult(item.source, item.index or 0, 0, 0, self.provider,
@@ -412,7 +359,7 @@ class Pipeline:
         """
         return self._predict(frame, decode_ms, None)
 
-    def _predict(self, frame: Frame, decode_ms: float | None, ahead: "_Ahead | None") -> FrameResult:
+    def _predict(self, frame: Frame, decode_ms: float | None, ahead: Ahead | None) -> FrameResult:
         image = frame.image
         h, w = image.shape[:2]
         timings: dict[str, float] = {} if decode_ms is None else {"decode": decode_ms}
@@ -437,7 +384,7 @@ class Pipeline:
         return done(results, f"{frame.source}: " + "; ".join(errors) if errors else None)
 
     def _run(self, image: np.ndarray, tasks: Mapping[str, Task], info: FrameInfo | None,
-             timings: dict[str, float], ahead: "_Ahead | None" = None) -> tuple[dict[str, Any], list[str]]:
+             timings: dict[str, float], ahead: Ahead | None = None) -> tuple[dict[str, Any], list[str]]:
         """Preprocess, one backbone pass, then each task in order; ``info`` None runs
         detached (no state is read or kept). A backbone failure raises; a task's is listed.
         ``ahead``: this frame's tensors and features from a batch, with its share of the time."""
@@ -563,8 +510,9 @@ class Pipeline:
         put back and the error raised."""
         target = self.tasks[task]
         before = {k: target.options[k] for k in options if k in target.options}
+        needed = target.needs()
         target.set_options(**options)
-        if all(d in self.tasks for d in target.needs()) and set(self.tasks) <= self._needed():
+        if target.needs() == needed:
             return
         backbone = self.backbone  # a task that fails to build may have attached one
         try:
@@ -575,30 +523,8 @@ class Pipeline:
             raise
         self._specs = self._input_specs()
 
-    def _needed(self) -> set[str]:
-        """The asked tasks and everything they need now."""
-        seen: set[str] = set()
-        todo = list(self._asked)
-        while todo:
-            name = todo.pop()
-            if name not in seen:
-                seen.add(name)
-                todo += [d for d in self.tasks[name].needs() if d in self.tasks] if name in self.tasks else []
-        return seen
-
     def __repr__(self) -> str:
         return f"Pipeline({self.task_names}, provider={self.provider!r})"
-
-
-@dataclass(frozen=True)
-class _Ahead:
-    """One frame's part of a batch: its preprocessed tensors, its slice of the backbone's
-    features, and its share of the batch's preprocessing and backbone time."""
-
-    prepared: dict
-    features: dict
-    preprocess_ms: float
-    backbone_ms: float
 
 
 def _int8_backbone(path: Path) -> Path:

@@ -68,6 +68,13 @@ def anchors(
     return out
 
 
+def clip_to(boxes: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """``boxes`` (N, 4) clipped in place to ``region`` ``[x1, y1, x2, y2]``; returns them."""
+    np.clip(boxes[:, 0::2], region[0], region[2], out=boxes[:, 0::2])
+    np.clip(boxes[:, 1::2], region[1], region[3], out=boxes[:, 1::2])
+    return boxes
+
+
 def flatten_rpn(objectness: np.ndarray, deltas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """One image's ``(A, H, W)`` logits and ``(4A, H, W)`` deltas -> ``(H*W*A,)``, ``(H*W*A, 4)``
     in :func:`anchors` order."""
@@ -99,9 +106,7 @@ def select_proposals(
     anc = anchors(h, w)
     k = min(pre_nms, len(logits))
     top = np.argpartition(-logits, k - 1)[:k] if k < len(logits) else np.arange(len(logits))
-    boxes = decode_deltas(anc[top], d[top])
-    np.clip(boxes[:, 0::2], region[0], region[2], out=boxes[:, 0::2])
-    np.clip(boxes[:, 1::2], region[1], region[3], out=boxes[:, 1::2])
+    boxes = clip_to(decode_deltas(anc[top], d[top]), region)
     size_ok = ((boxes[:, 2] - boxes[:, 0]) >= min_size) & ((boxes[:, 3] - boxes[:, 1]) >= min_size)
     # probabilities, not logits: NMS drops scores below zero
     boxes, scores = boxes[size_ok], 1.0 / (1.0 + np.exp(-logits[top][size_ok]))
@@ -130,9 +135,7 @@ def detections_from_boxes(
     if len(r_idx) == 0:
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
     d = deltas.reshape(len(rois), num_classes, 4)[r_idx, c_idx]
-    boxes = decode_deltas(rois[r_idx], d, BOX_WEIGHTS)
-    np.clip(boxes[:, 0::2], region[0], region[2], out=boxes[:, 0::2])
-    np.clip(boxes[:, 1::2], region[1], region[3], out=boxes[:, 1::2])
+    boxes = clip_to(decode_deltas(rois[r_idx], d, BOX_WEIGHTS), region)
     scores = probs[r_idx, c_idx + 1]
     kept = nms(boxes, scores, c_idx, iou, max_det, agnostic)
     return boxes[kept], scores[kept].astype(np.float32), c_idx[kept].astype(np.int64)
@@ -182,9 +185,7 @@ class RCNNDecoder:
         (iterative localisation, as in Gidaris & Komodakis 2015 and Cascade R-CNN's baseline)."""
         _, deltas = self.box_head.run({"p2": p2, "rois": boxes, "batch_indices": np.zeros(len(boxes), np.int64)})
         d = deltas.reshape(len(boxes), -1, 4)[np.arange(len(boxes)), class_ids]
-        again = decode_deltas(boxes, d, BOX_WEIGHTS)
-        np.clip(again[:, 0::2], region[0], region[2], out=again[:, 0::2])
-        np.clip(again[:, 1::2], region[1], region[3], out=again[:, 1::2])
+        again = clip_to(decode_deltas(boxes, d, BOX_WEIGHTS), region)
         return ((boxes + again) / 2).astype(np.float32)
 
     def __call__(
