@@ -36,9 +36,9 @@ from visionkit.registry import load_object
 from visionkit.results import FrameResult
 
 from .generic import GenericPanel
-from .highlighting import DeselectingView, HighlightingPanel
+from .highlighting import DeselectingView, HighlightingPanel, SortedTablePanel
 
-__all__ = ["DeselectingView", "HighlightingPanel", "PanelHost", "ResultPanel", "highlight_signal"]
+__all__ = ["DeselectingView", "HighlightingPanel", "PanelHost", "ResultPanel", "SortedTablePanel", "highlight_signal"]
 
 
 @runtime_checkable

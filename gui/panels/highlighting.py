@@ -160,3 +160,16 @@ class HighlightingPanel(QWidget):
         self.view.setVisible(bool(n))
         self.hint.setVisible(bool(n))
         self._fit_height()
+
+
+class SortedTablePanel(HighlightingPanel):
+    """A :class:`HighlightingPanel` whose view shows ``self.model`` (one row per item, in the
+    result's order) through a sorting proxy, ``self.proxy``, both set by ``_build_view``: an
+    item's row and the selected row's item are mapped through the proxy."""
+
+    def _row(self, index: int) -> QModelIndex:
+        return self.proxy.mapFromSource(self.model.index(index, 0))
+
+    def _selected_item(self) -> int | None:
+        rows = self.view.selectionModel().selectedRows()
+        return self.proxy.mapToSource(rows[0]).row() if rows else None

@@ -30,7 +30,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
-from visionkit.gui.panels import DeselectingView, HighlightingPanel
+from visionkit.gui.panels import DeselectingView, SortedTablePanel
 
 from visionkit.boxes import best_match
 from visionkit.overlays import class_colour
@@ -111,7 +111,7 @@ class DetectionsTable(DeselectingView, QTableView):
     """A row-selecting table where clicking the selected row, or below the rows, deselects."""
 
 
-class DetectionsPanel(HighlightingPanel):
+class DetectionsPanel(SortedTablePanel):
     """How many objects, and a sortable table of them (index, label, score, box)."""
 
     hint_text = "Click a row (or use ↑/↓) to highlight its box; click it again to clear."
@@ -166,13 +166,6 @@ class DetectionsPanel(HighlightingPanel):
 
     def _fill(self, result: Any, previous: Any, keep: int | None) -> None:
         self.model.set_result(result)
-
-    def _row(self, index: int) -> QModelIndex:
-        return self.proxy.mapFromSource(self.model.index(index, 0))
-
-    def _selected_item(self) -> int | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.proxy.mapToSource(rows[0]).row() if rows else None
 
     def _count_text(self, result: Any) -> str:
         n = len(result)

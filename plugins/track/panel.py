@@ -20,7 +20,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QWidget
-from visionkit.gui.panels import DeselectingView, HighlightingPanel
+from visionkit.gui.panels import DeselectingView, SortedTablePanel
 
 from .painter import id_colour
 
@@ -95,7 +95,7 @@ class TracksTable(DeselectingView, QTableView):
     """A row-selecting table where clicking the selected row, or below the rows, deselects."""
 
 
-class TracksPanel(HighlightingPanel):
+class TracksPanel(SortedTablePanel):
     """How many tracks (now and in the run), a sortable table of them, the selected one's path."""
 
     hint_text = "Click a row (or use ↑/↓) to highlight its track and see its path; click it again to clear."
@@ -197,13 +197,6 @@ class TracksPanel(HighlightingPanel):
 
     def _fill(self, result: Any, previous: Any, keep: int | None) -> None:
         self.model.set_result(result, self.fps)
-
-    def _row(self, index: int) -> QModelIndex:
-        return self.proxy.mapFromSource(self.model.index(index, 0))
-
-    def _selected_item(self) -> int | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.proxy.mapToSource(rows[0]).row() if rows else None
 
     def _count_text(self, result: Any) -> str:
         n, total, i = len(result), self.total, int(np.argmax(result.ages))
