@@ -192,7 +192,7 @@ class ImageCanvas(QGraphicsView):
                 fill = dimmed(item.colour) if item.emphasis == "dim" else item.colour
                 painter.fillRect(x, y, w, h, QColor(*fill))
                 painter.setPen(QColor(*text_colour(fill)))
-            else:  # a corner panel: the picture shows through, darkened
+            else:  # a corner panel or a caption line: the picture shows through, darkened
                 painter.fillRect(x, y, w, h, QColor(0, 0, 0, 170))
                 painter.setPen(QColor(255, 255, 255))
             tx = x + item.pad

@@ -107,7 +107,8 @@ def test_plugins_and_tasks_listing(capsys):
     code, out, _ = run_cli(["plugins"], capsys)
     assert code == 0 and "classify" in out and "loaded" in out and "tasks: classify" in out
     code, out, _ = run_cli(["tasks"], capsys)
-    assert code == 0 and out.startswith("classify")
+    names = [line.split()[0] for line in out.splitlines() if line.strip()]
+    assert code == 0 and names == sorted(names) and {"caption", "classify", "detect"} <= set(names)
 
 
 def test_console_script_no_traceback_unless_debug(tmp_path):

@@ -102,7 +102,9 @@ def line_width(canvas: np.ndarray) -> int:
 
 
 # -- text as records -----------------------------------------------------------------------------------
-LABEL_KINDS = ("box", "panel", "legend")
+LABEL_KINDS = ("box", "panel", "legend", "caption")
+#: the share of the picture's height the caption lines along the bottom may take at most
+CAPTION_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,8 @@ class Label:
 
     ``kind`` says where it goes: ``"box"`` beside the box it names (``box``, frame pixels);
     ``"panel"`` a line of the summary panel at the top left (a classification); ``"legend"`` a
-    line with a colour swatch at the top right. ``emphasis`` is ``"strong"`` for the item the
+    line with a colour swatch at the top right; ``"caption"`` a sentence along the bottom edge,
+    across the whole width, wrapped onto more lines where it is long. ``emphasis`` is ``"strong"`` for the item the
     user picked (drawn whatever it covers) and ``"dim"`` for the others while one is picked.
     """
 
@@ -197,13 +200,45 @@ def _corner_block(lines: Sequence[Label], right: bool, share: tuple[float, float
     return out
 
 
+def _wrap(text: str, width: int, measure: Measure) -> list[str]:
+    """``text`` broken between words into lines at most ``width`` wide (a word wider than that
+    is a line of its own, shortened by the caller)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and measure(f"{lines[-1]} {word}")[0] <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines
+
+
+def _caption_block(labels: Sequence[Label], measure: Measure, bounds: tuple[int, int, int, int], pad: int,
+                   line_h: int, ellipsis: str) -> list[PlacedLabel]:
+    """Caption lines across the bottom, the first caption on top, within :data:`CAPTION_SHARE`."""
+    x0, y0, x1, y1 = bounds
+    width = x1 - x0 - 2 * pad
+    lines = [(lab, line) for lab in labels for line in _wrap(lab.text, width, measure)]
+    step = line_h + pad
+    n = min(len(lines), max(0, (int((y1 - y0) * CAPTION_SHARE) - pad) // step))
+    if n == 0 or width <= 0:
+        return []
+    shown = lines[:n]
+    if n < len(lines):  # the last line shown says that more was cut
+        lab, text = shown[-1]
+        shown[-1] = (lab, _fit(text + " " + ellipsis, width, measure, ellipsis))
+    top = y1 - n * step - pad
+    return [PlacedLabel(_fit(text, width, measure, ellipsis), (x0, top + i * step, x1 - x0, step + (pad if i == n - 1 else 0)),
+                        "caption", lab.colour, lab.emphasis, pad=pad) for i, (lab, text) in enumerate(shown)]
+
+
 def place_labels(labels: Iterable[Label], measure: Measure, bounds: tuple[int, int, int, int], *,
                  ellipsis: str = "…") -> list[PlacedLabel]:
     """Where each label goes inside ``bounds`` (x0, y0, x1, y1), so that no two overlap.
 
     ``measure`` gives a text's size in the pixels of ``bounds``, and each label's box must be in
     those pixels too. The summary panel takes the top left corner and the legend the top right,
-    each within its share of the picture (:data:`PANEL_SHARE`, :data:`LEGEND_SHARE`). Box labels
+    each within its share of the picture (:data:`PANEL_SHARE`, :data:`LEGEND_SHARE`), and captions
+    the bottom edge (:data:`CAPTION_SHARE`). Box labels
     follow in the order given (best first; a ``strong`` one before all): each takes the first
     free place of above, below, inside the top and inside the bottom of its box, at its left and
     then its right edge; a label with no free place is left out, except a ``strong`` one, which
@@ -221,6 +256,8 @@ def place_labels(labels: Iterable[Label], measure: Measure, bounds: tuple[int, i
                                      ("legend", True, LEGEND_SHARE, MAX_LEGEND_LINES)):
         placed += _corner_block([lab for lab in labels if lab.kind == kind], right, share, most, measure,
                                 box_bounds, pad, line_h, ellipsis)
+    placed += _caption_block([lab for lab in labels if lab.kind == "caption"], measure, box_bounds, pad, line_h,
+                             ellipsis)
     taken = [p.rect for p in placed]
     boxes = [lab for lab in labels if lab.kind == "box"]
     boxes = sorted(boxes, key=lambda lab: lab.emphasis != "strong")[:MAX_BOX_LABELS]  # stable: best first
@@ -283,7 +320,7 @@ def draw_text(canvas: np.ndarray, labels: Iterable[Label]) -> list[PlacedLabel]:
             fill = dimmed(item.colour) if item.emphasis == "dim" else item.colour
             region[:] = fill
             ink = text_colour(fill)
-        else:  # a corner panel: the picture shows through, darkened
+        else:  # a corner panel or a caption line: the picture shows through, darkened
             region[:] = (region.astype(np.float32) * 0.3).astype(np.uint8)
             ink = (255, 255, 255)
         tx = x + item.pad

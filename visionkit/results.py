@@ -233,6 +233,50 @@ class Tracks:
 
 
 @dataclass(frozen=True)
+class Caption:
+    """Sentences about the whole picture, best first, each with where its words looked.
+
+    ``attention[i]`` is caption ``i``'s attention, one ``(grid_h, grid_w)`` map per word (each
+    sums to 1) over the cells of the map the decoder read; ``region`` is the part of the image
+    that map covers, ``[x1, y1, x2, y2]`` in image pixels (beyond the image where the network
+    input was letterboxed). A word is picked (the app's ``highlight``) by its place in all the
+    captions' words, one after another: :meth:`word_at`.
+    """
+
+    texts: tuple[str, ...]
+    scores: np.ndarray  # (K,) float32: each caption's probability under the model
+    words: tuple[tuple[str, ...], ...] = ()
+    attention: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)  # K x (words, gh, gw)
+    region: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+    kind: ClassVar[str] = "caption"
+    schema_version: ClassVar[int] = 1
+
+    def word_at(self, index: int) -> tuple[int, int] | None:
+        """``(caption, word)`` of the ``index``-th word of all captions, or None past the last."""
+        for i, words in enumerate(self.words):
+            if 0 <= index < len(words):
+                return i, index
+            index -= len(words)
+        return None
+
+    def word_index(self, caption: int, word: int) -> int:
+        """The inverse of :meth:`word_at`."""
+        return sum(len(w) for w in self.words[:caption]) + word
+
+    @property
+    def text(self) -> str:
+        """The best caption ("" when there is none)."""
+        return self.texts[0] if self.texts else ""
+
+    def summary(self) -> str:
+        return f'"{self.text}" ({float(self.scores[0]):.2f})' if self.texts else "no caption"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"captions": [{"text": t, "score": round(float(s), 6)} for t, s in zip(self.texts, self.scores)]}
+
+
+@dataclass(frozen=True)
 class StyledImage:
     """A new picture made from the frame (style transfer, enhancement): drawn as the base of
     the overlays, written by ``--save``; its JSON holds what it is, not its pixels."""

@@ -1,6 +1,7 @@
-"""``visionkit data shapeworld --task classify|detect|segment|pose|track --n N --seed S --out DIR``.
+"""``visionkit data shapeworld --task classify|detect|segment|pose|caption|track --n N --seed S --out DIR``.
 
-Classify sets use the ImageFolder layout; detect, segment and pose sets are COCO folders; track
+Classify sets use the ImageFolder layout; detect, segment and pose sets are COCO folders; caption
+sets are COCO captions (``captions.json``, several references per picture); track
 sets are MOTChallenge sequence folders (``--n`` sequences of ``--frames`` frames at ``--fps``:
 a video, ``gt/gt.txt``, ``seqinfo.ini`` and, with ``--frames-as png``, ``img1/`` stills)."""
 
@@ -11,7 +12,7 @@ import json
 
 from ..errors import UsageError
 
-TASKS = ("classify", "detect", "segment", "pose", "track")
+TASKS = ("classify", "detect", "segment", "pose", "caption", "track")
 FORMATS = ("imagefolder", "coco", "mot")
 _TASK_FORMAT = {"classify": "imagefolder", "track": "mot"}  # the rest: coco
 
@@ -29,12 +30,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
         description="Write a ShapeWorld set; classify sets use the ImageFolder layout "
                     "OUT/<label>/<name>.png; detect, segment and pose sets are COCO: "
                     "OUT/annotations.json, OUT/images/*.png and, for segment, the label maps "
-                    "OUT/masks/<image stem>.png (uint8 class ids, 0 = background); track sets are "
+                    "OUT/masks/<image stem>.png (uint8 class ids, 0 = background); caption sets are COCO "
+                    "captions: OUT/captions.json with five reference captions per picture, OUT/images/*.png; "
+                    "track sets are "
                     "MOTChallenge sequences OUT/<name>/ with <name>.mp4, gt/gt.txt "
                     "(frame,id,x,y,w,h,conf,class,visibility), seqinfo.ini and, with --frames-as, "
                     "img1/000001.png ...",
         epilog="examples:\n  visionkit data shapeworld --task classify --n 1400 --seed 7 --out data/shapes\n"
                "  visionkit data shapeworld --task detect --n 500 --seed 1 --format coco --out data/det\n"
+               "  visionkit data shapeworld --task caption --n 500 --seed 10000 --out data/captions\n"
                "  visionkit data shapeworld --task track --n 4 --frames 150 --seed 3 --out data/mot\n"
                "  visionkit data shapeworld --task track --n 2 --frames 300 --fps 30 --frames-as png "
                "--out data/mot30",
@@ -48,7 +52,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
                    help="imagefolder (classify), coco (detect, segment, pose) or mot (track); "
                         "default: the task's")
     s.add_argument("--size", type=int, default=None,
-                   help="image side in pixels (default: 128 for classify, 256 for scenes)")
+                   help="image side in pixels (default: 128 for classify, 224 for caption, 256 for scenes)")
     s.add_argument("--frames", type=int, default=None, help="track: frames per sequence (default: 150)")
     s.add_argument("--fps", type=float, default=None, help="track: frame rate (default: 25)")
     s.add_argument("--frames-as", choices=("png", "jpg"), default=None,
@@ -65,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise UsageError(f"--seed must be 0 or more, not {args.seed}")
     if args.size is None:
-        args.size = 128 if args.task == "classify" else 256
+        args.size = {"classify": 128, "caption": 224}.get(args.task, 256)
     want = _TASK_FORMAT.get(args.task, "coco")
     fmt = args.format or want
     if fmt != want:
@@ -77,24 +81,27 @@ def run(args: argparse.Namespace) -> int:
     given = [f"--{k.replace('_', '-')}" for k in ("frames", "fps", "frames_as") if getattr(args, k) is not None]
     if given:
         raise UsageError(f"{given[0]} is for --task track, not {args.task}")
-    if args.task != "classify":
+    if args.task == "caption":
+        from ..data.caption_sets import MIN_SIZE, write_caption_set
+
+        if args.size < MIN_SIZE:
+            raise UsageError(f"--task caption needs --size {MIN_SIZE} or more, not {args.size}")
+        summary = write_caption_set(args.out, args.n, args.seed, size=args.size, progress=not args.quiet)
+        line = (f"{summary['n']} {args.size}x{args.size} caption scenes with {summary['num_captions']} "
+                f"captions (seed {args.seed}) to {summary['annotations']}")
+    elif args.task != "classify":
         from ..data.coco import write_coco
 
         summary = write_coco(args.out, args.task, args.n, args.seed, size=args.size, progress=not args.quiet)
-        if args.json:
-            print(json.dumps(summary, indent=2))
-        else:
-            print(f"wrote {summary['n']} {args.size}x{args.size} {args.task} images with "
-                  f"{summary['num_annotations']} annotations (seed {args.seed}) to {summary['annotations']}")
-        return 0
-    from ..data.imagefolder import write_classify_set
-
-    summary = write_classify_set(args.out, args.n, args.seed, size=args.size, progress=not args.quiet)
-    if args.json:
-        print(json.dumps(summary, indent=2))
+        line = (f"{summary['n']} {args.size}x{args.size} {args.task} images with "
+                f"{summary['num_annotations']} annotations (seed {args.seed}) to {summary['annotations']}")
     else:
-        print(f"wrote {summary['n']} {args.size}x{args.size} images of {len(summary['classes'])} classes "
-              f"(seed {args.seed}) to {summary['out_dir']}")
+        from ..data.imagefolder import write_classify_set
+
+        summary = write_classify_set(args.out, args.n, args.seed, size=args.size, progress=not args.quiet)
+        line = (f"{summary['n']} {args.size}x{args.size} images of {len(summary['classes'])} classes "
+                f"(seed {args.seed}) to {summary['out_dir']}")
+    print(json.dumps(summary, indent=2) if args.json else f"wrote {line}")
     return 0
 
 

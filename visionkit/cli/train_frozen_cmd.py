@@ -1,6 +1,7 @@
 """``visionkit train heads`` (every registered head on a frozen backbone, from cached
-features of the ShapeWorld set: the bundled heads) and ``visionkit train embed`` (the re-ID
-head on ShapeWorld sequences). Registered under ``visionkit train`` by :mod:`.train_cmd`.
+features of the ShapeWorld set: the bundled heads), ``visionkit train embed`` (the re-ID
+head on ShapeWorld sequences) and ``visionkit train caption`` (the captioner, on ShapeWorld
+caption scenes or a COCO captions set). Registered under ``visionkit train`` by :mod:`.train_cmd`.
 
 torch is imported only inside the ``run_*`` functions (the ``[train]`` extra).
 """
@@ -70,23 +71,65 @@ def register_into(tasks: argparse._SubParsersAction, parents: list) -> None:
                "  visionkit train embed --out runs/embed --epochs 4 --n-train 16 --resume",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    m.add_argument("--backbone", metavar="PATH", default=None,
-                   help="the frozen, exported backbone (default: the bundled efficientnet_lite0_backbone.onnx)")
-    m.add_argument("--out", default="runs/embed", metavar="DIR", help="output folder (default: runs/embed)")
-    m.add_argument("--name", default="shapeworld", help="file prefix: NAME_embed.onnx (default: shapeworld)")
-    m.add_argument("--seed", type=int, default=0, help="seed of the sequences, init and order (default: 0)")
-    m.add_argument("--cache", default="runs/feature_cache", metavar="DIR",
-                   help="where the sequences' features are cached (default: runs/feature_cache)")
+    _common_flags(m, "embed", "sequences")
     for flag, kind, what in (("epochs", int, "training epochs"), ("n-train", int, "training sequences"),
                              ("steps", int, "steps per epoch"), ("lr", float, "peak AdamW learning rate"),
                              ("margin", float, "triplet margin, 0 for the soft margin"),
                              ("test-n", int, "held-out sequences measured")):
         m.add_argument(f"--{flag}", type=kind, default=None, help=f"{what} {heads_recipe}")
-    m.add_argument("--resume", action="store_true", help="continue the run that stopped part-way "
-                   "(its state is OUT/NAME_embed.state.pt); give the same options")
-    m.add_argument("--threads", type=int, default=None, help="torch and onnxruntime threads")
-    add_report_flags(m)
+    _resume_flags(m, "embed")
     m.set_defaults(func=run_embed)
+
+    c = tasks.add_parser(
+        "caption", parents=parents, help="train the captioner (caption task) on caption scenes or your captions",
+        description="Train the caption task's decoder (soft attention over the frozen backbone's maps at stride 16, a GRU) by "
+                    "teacher forcing on ShapeWorld caption scenes, or on a COCO captions set with --data; the "
+                    "backbone's maps are cached once under --cache. Exports OUT/NAME_caption.onnx (the encoder, "
+                    "with the vocabulary in its card) and OUT/NAME_caption_step.onnx (one word per run), and "
+                    "records BLEU, CIDEr-D, exact matches and counts/colours on held-out scenes (seed 10000, or "
+                    "--test-data) in the card.",
+        epilog="examples:\n  visionkit train caption --out assets/models --seed 0\n"
+               "  visionkit train caption --out runs/caption --epochs 3 --n-train 500 --resume\n"
+               "  visionkit train caption --data coco/annotations/captions_train2017.json "
+               "--test-data coco/annotations/captions_val2017.json --out runs/coco_caption",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common_flags(c, "caption", "pictures")
+    c.add_argument("--data", metavar="CAPTIONS", default=None,
+                   help="a COCO captions set (a folder with captions.json, or the file) to train on instead of "
+                        "ShapeWorld; a share of it validates")
+    c.add_argument("--test-data", metavar="CAPTIONS", default=None,
+                   help="a COCO captions set measured after training (default: ShapeWorld seed 10000 "
+                        "without --data, nothing with it)")
+    c.add_argument("--cache-limit-gb", type=float, default=8.0, help="refuse a cache larger than this (default: 8)")
+    for flag, kind, what in (("epochs", int, "training epochs"), ("n-train", int, "ShapeWorld training scenes"),
+                             ("batch-size", int, "captions per step"), ("lr", float, "peak AdamW learning rate"),
+                             ("max-words", int, "longest caption trained on; longer ones are cut"),
+                             ("min-count", int, "words seen fewer times become <unk>"),
+                             ("sample-max", float, "scheduled sampling's final chance, 0 to 1 (0: off)"),
+                             ("patience", int, "early stopping: epochs without a lower validation loss"),
+                             ("test-n", int, "held-out ShapeWorld scenes measured")):
+        c.add_argument(f"--{flag}", type=kind, default=None, help=f"{what} {heads_recipe}")
+    _resume_flags(c, "caption")
+    c.set_defaults(func=run_caption)
+
+
+def _common_flags(p: argparse.ArgumentParser, role: str, what: str) -> None:
+    """--backbone, --out, --name, --seed and --cache of a recipe that writes OUT/NAME_ROLE.onnx."""
+    p.add_argument("--backbone", metavar="PATH", default=None,
+                   help="the frozen, exported backbone (default: the bundled efficientnet_lite0_backbone.onnx)")
+    p.add_argument("--out", default=f"runs/{role}", metavar="DIR", help=f"output folder (default: runs/{role})")
+    p.add_argument("--name", default="shapeworld", help=f"file prefix: NAME_{role}.onnx (default: shapeworld)")
+    p.add_argument("--seed", type=int, default=0, help=f"seed of the {what}, init and order (default: 0)")
+    p.add_argument("--cache", default="runs/feature_cache", metavar="DIR",
+                   help=f"where the {what}' features are cached (default: runs/feature_cache)")
+
+
+def _resume_flags(p: argparse.ArgumentParser, role: str) -> None:
+    p.add_argument("--resume", action="store_true", help="continue the run that stopped part-way "
+                   f"(its state is OUT/NAME_{role}.state.pt); give the same options")
+    p.add_argument("--threads", type=int, default=None, help="torch and onnxruntime threads")
+    add_report_flags(p)
 
 
 _HEADS_FLAGS = ("epochs", "n_detect", "n_pose", "n_classify", "n_val", "batch_size", "copies", "patience", "lr")
@@ -141,4 +184,34 @@ def run_embed(args: argparse.Namespace) -> int:
         print(f"wrote {summary['paths']['embed']} for backbone {summary['hash']} in {summary['seconds']:.0f}s: "
               f"rank-1 {m['rank1']:.4f}, mAP {m['mAP']:.4f}"
               + (f", IDF1 {m['idf1']:.4f} (without vectors {m['idf1_no_reid']:.4f})" if "idf1" in m else ""))
+    return 0
+
+
+_CAPTION_FLAGS = ("epochs", "n_train", "batch_size", "lr", "max_words", "min_count", "sample_max", "patience",
+                  "test_n", "threads")
+
+
+def run_caption(args: argparse.Namespace) -> int:
+    check_numbers(args, ("epochs", "n_train", "batch_size", "max_words", "min_count", "patience", "test_n", "threads"),
+                  ("lr", "cache_limit_gb"))
+    if args.sample_max is not None and not 0 <= args.sample_max <= 1:
+        raise UsageError(f"--sample-max is a chance from 0 to 1, not {args.sample_max:g}")
+    require("torch", "train")
+    require("onnx", "train")
+    from visionkit.plugins.caption.train import DEFAULT_BACKBONE, CaptionRecipe, train_and_export
+
+    given = {k: getattr(args, k) for k in _CAPTION_FLAGS if getattr(args, k) is not None}
+    summary = train_and_export(args.out, CaptionRecipe(seed=args.seed, **given), args.backbone or DEFAULT_BACKBONE,
+                               data=args.data, test_data=args.test_data, cache_root=args.cache, name=args.name,
+                               command=command_line(), resume=args.resume, limit_gb=args.cache_limit_gb,
+                               log=logger(args.quiet), progress=not args.quiet)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        m = summary["metrics"]
+        scores = (f": BLEU-4 {m['BLEU-4']:.4f}, CIDEr-D {m['CIDEr-D']:.3f}, exact {m['exact_match']:.3f}"
+                  + (f", counts/colours {m['counts_colours']:.3f}" if "counts_colours" in m else "")
+                  if "BLEU-4" in m else " (no held-out set: give --test-data)")
+        print(f"wrote {summary['paths']['caption']} and its step graph for backbone {summary['hash']} in "
+              f"{summary['seconds']:.0f}s{scores}")
     return 0

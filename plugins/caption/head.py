@@ -1,0 +1,131 @@
+"""The captioner (torch): soft attention over the shared backbone's map, a GRU that speaks.
+
+Xu et al. 2015, "Show, Attend and Tell: Neural Image Caption Generation with Visual
+Attention": a CNN's convolutional map is a set of annotation vectors, one per cell; at each
+word a recurrent decoder scores every cell against its state (additive attention, Bahdanau
+et al. 2015), takes their weighted mean as the context, gates it by its state (the paper's
+beta), and predicts the next word from the word before, the new state and the context (their
+"deep output layer"). Vinyals et al. 2015, "Show and Tell", is the same loop without attention;
+the initial state is made from the mean annotation, as both do.
+
+The annotation vectors here are made at the backbone's stride 16 (14 x 14 cells at 224 px, fine
+enough to count a few shapes and to show where each word looked): c4 as it is, c5 (stride 32)
+upsampled onto it, c2 and c3 (strides 4 and 8) average-pooled down to it, and two channels of
+the cell's position (Liu et al. 2018, "CoordConv"), so that "left of" and "above" can be said;
+batch norm, a 1x1 convolution, a grouped 3x3 (each cell sees its neighbours) and a 1x1
+project them. The
+early maps are there for colour: trained on c4 and c5 alone, a captioner named a shape's
+colour wrongly in one group of five on held-out scenes (ImageNet's deep features keep
+little of it).
+
+Two graphs are exported, so that the word loop runs in numpy (:mod:`.decode`):
+
+* ``encode``: ``c2, c3, c4, c5`` -> ``memory (N, L, D)``, ``keys (N, L, A)`` (the memory's half of the
+  attention scores, computed once per picture) and ``state (N, H)``;
+* ``step``: ``token (N,), state (N, H), memory, keys`` -> ``logprobs (N, V)``, ``state``,
+  ``attention (N, L)``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["FEATURES", "CaptionEncoder", "AttentionStep", "Captioner", "captioner"]
+
+FEATURES = ("c2", "c3", "c4", "c5")
+
+
+class CaptionEncoder(nn.Module):
+    """``c2, c3, c4, c5`` -> annotation vectors, their attention keys, and the decoder's first state."""
+
+    def __init__(self, channels: tuple[int, int, int, int], dim: int = 256, attn: int = 256, hidden: int = 256):
+        super().__init__()
+        # the maps' scales differ by stage; normalising them first let a probe learn colour sooner
+        self.norm = nn.BatchNorm2d(sum(channels) + 2)
+        self.project = nn.Sequential(
+            nn.Conv2d(sum(channels) + 2, dim, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(dim, dim, 3, padding=1, groups=4), nn.ReLU(inplace=True), nn.Conv2d(dim, dim, 1))
+        self.keys = nn.Linear(dim, attn)
+        self.init_state = nn.Linear(dim, hidden)
+
+    def forward(self, c2: Tensor, c3: Tensor, c4: Tensor, c5: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        # plain ints: the graph is exported for one input size, and pooling to a traced size fails
+        n, h, w = c4.shape[0], int(c4.shape[2]), int(c4.shape[3])
+        up = F.interpolate(c5, size=(h, w), mode="bilinear", align_corners=False)
+        ys = torch.linspace(-1.0, 1.0, h, dtype=c4.dtype).view(1, 1, h, 1).expand(n, 1, h, w)
+        xs = torch.linspace(-1.0, 1.0, w, dtype=c4.dtype).view(1, 1, 1, w).expand(n, 1, h, w)
+        x = torch.cat([F.adaptive_avg_pool2d(c2, (h, w)), F.adaptive_avg_pool2d(c3, (h, w)), c4, up, xs, ys], dim=1)
+        memory = self.project(self.norm(x)).flatten(2).transpose(1, 2)  # (N, L, D), cells in row-major order
+        state = torch.tanh(self.init_state(memory.mean(dim=1)))
+        return memory, self.keys(memory), state
+
+
+class AttentionStep(nn.Module):
+    """One word: ``token, state, memory, keys`` -> ``logprobs, state, attention``."""
+
+    def __init__(self, vocab: int, dim: int = 256, attn: int = 256, hidden: int = 256, embed: int = 128,
+                 dropout: float = 0.1):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, embed)
+        self.query = nn.Linear(hidden, attn)
+        self.score = nn.Linear(attn, 1)
+        self.gate = nn.Linear(hidden, dim)
+        self.cell = nn.GRUCell(embed + dim, hidden)
+        self.out_state = nn.Linear(hidden, embed)
+        self.out_context = nn.Linear(dim, embed)
+        self.drop = nn.Dropout(dropout)
+        self.classify = nn.Linear(embed, vocab)
+
+    def logits(self, token: Tensor, state: Tensor, memory: Tensor, keys: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        e = self.embed(token)
+        scores = self.score(torch.tanh(keys + self.query(state).unsqueeze(1))).squeeze(2)
+        attention = torch.softmax(scores, dim=1)
+        context = torch.bmm(attention.unsqueeze(1), memory).squeeze(1)
+        gated = torch.sigmoid(self.gate(state)) * context
+        state = self.cell(torch.cat([e, gated], dim=1), state)
+        deep = self.drop(torch.tanh(e + self.out_state(state) + self.out_context(context)))
+        return self.classify(deep), state, attention
+
+    def forward(self, token: Tensor, state: Tensor, memory: Tensor, keys: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        logits, state, attention = self.logits(token, state, memory, keys)
+        return torch.log_softmax(logits, dim=1), state, attention
+
+
+class Captioner(nn.Module):
+    """Encoder and step together: ``forward`` is teacher forcing (and scheduled sampling)."""
+
+    def __init__(self, channels: tuple[int, int, int, int], vocab: int, dim: int = 256, attn: int = 256,
+                 hidden: int = 256, embed: int = 128, dropout: float = 0.3):
+        super().__init__()
+        self.encoder = CaptionEncoder(channels, dim, attn, hidden)
+        self.step = AttentionStep(vocab, dim, attn, hidden, embed, dropout)
+
+    def forward(self, c2: Tensor, c3: Tensor, c4: Tensor, c5: Tensor, tokens: Tensor, sample_p: float = 0.0,
+                generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """``tokens (N, T)`` the inputs (``<bos>`` first) -> logits ``(N, T, V)`` and attention
+        ``(N, T, L)``. With ``sample_p`` > 0 each input after the first is, with that chance, the
+        model's own previous best word instead of the true one (Bengio et al. 2015)."""
+        memory, keys, state = self.encoder(c2, c3, c4, c5)
+        logits, attentions = [], []
+        token = tokens[:, 0]
+        for t in range(tokens.shape[1]):
+            if t and sample_p > 0:
+                own = logits[-1].detach().argmax(dim=1)
+                use_own = torch.rand(token.shape, generator=generator) < sample_p
+                token = torch.where(use_own, own, tokens[:, t])
+            elif t:
+                token = tokens[:, t]
+            out, state, attention = self.step.logits(token, state, memory, keys)
+            logits.append(out)
+            attentions.append(attention)
+        return torch.stack(logits, 1), torch.stack(attentions, 1)
+
+
+def captioner(channels: dict[str, int], vocab: int, **sizes: int | float) -> Captioner:
+    """The captioner for a backbone whose maps have ``channels`` (its card's ``options["channels"]``)."""
+    missing = [k for k in FEATURES if k not in channels]
+    if missing:
+        raise ValueError(f"the caption head reads {', '.join(FEATURES)}; the backbone lacks {', '.join(missing)}")
+    return Captioner(tuple(int(channels[k]) for k in FEATURES), vocab, **sizes)

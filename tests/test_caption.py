@@ -1,0 +1,332 @@
+"""The caption task: ShapeWorld caption scenes and sets, the vocabulary, the beam search, a tiny
+training run through export to a working task, bad input, the overlay and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from visionkit.cli import main
+from visionkit.data.caption_sets import read_caption_set, write_caption_set
+from visionkit.data.captions import CAPTION_SIZE, caption_scene, mentions, scene_captions
+from visionkit.data.shapeworld import render
+from visionkit.errors import InputError, ModelError, UsageError
+from visionkit.plugins.caption.decode import beam_search, length_penalty
+from visionkit.plugins.caption.vocab import SPECIAL, Vocabulary
+from visionkit.results import Caption
+
+# -- scenes and their captions ----------------------------------------------------------------------------
+
+
+def test_scenes_are_a_function_of_seed_and_index():
+    a, refs_a = scene_captions(7, 3)
+    b, refs_b = scene_captions(7, 3)
+    assert refs_a == refs_b and np.array_equal(render(a.scene), render(b.scene))
+    assert render(a.scene).shape == (CAPTION_SIZE, CAPTION_SIZE, 3)
+    assert scene_captions(7, 4)[1] != refs_a
+
+
+def test_every_reference_names_the_scene_s_groups_and_they_are_varied():
+    for i in range(40):
+        truth, refs = scene_captions(0, i)
+        assert len(refs) == 5 and len(set(refs)) == 5
+        want = sorted(g.key() for g in truth.groups)
+        for ref in refs:
+            assert sorted(g.key() for g in mentions(ref)) == want, ref
+        # the objects are those the groups say: right counts, classes and colours
+        objs = truth.scene.objects
+        assert len(objs) == sum(g.count for g in truth.groups)
+        assert sorted((o.label, o.colour_name) for o in objs) == \
+            sorted((g.label, g.colour) for g in truth.groups for _ in range(g.count))
+
+
+def test_the_relation_is_true_of_the_pixels():
+    checked = 0
+    for i in range(60):
+        truth = caption_scene(1, i)
+        if truth.relation is None:
+            continue
+        first = [o for o in truth.scene.objects if (o.label, o.colour_name) == (truth.groups[0].label,
+                                                                                 truth.groups[0].colour)]
+        second = [o for o in truth.scene.objects if o not in first]
+        axis = 0 if truth.relation in ("left", "right") else 1
+        sign = -1 if truth.relation in ("left", "above") else 1
+        # every shape of the first group lies wholly on its side of every shape of the second
+        for a in first:
+            for b in second:
+                gap = sign * (a.centre[axis] - b.centre[axis])
+                assert gap > 0, (i, truth.relation)
+        # and it is the plain thing to say: the groups are not one diagonal from the other
+        ca, cb = np.mean([o.centre for o in first], 0), np.mean([o.centre for o in second], 0)
+        assert abs(ca[axis] - cb[axis]) >= 1.5 * abs(ca[1 - axis] - cb[1 - axis])
+        checked += 1
+    assert checked > 20
+
+
+def test_mentions_reads_the_phrases_back():
+    found = mentions("there are two small red hearts to the left of an orange ring")
+    assert [(g.count, g.size, g.colour, g.label) for g in found] == [(2, "small", "red", "heart"),
+                                                                      (1, "medium", "orange", "ring")]
+    assert mentions("a picture of nothing") == []
+
+
+def test_a_caption_set_round_trips_through_the_coco_captions_format(tmp_path):
+    summary = write_caption_set(tmp_path / "set", 4, seed=3, progress=False)
+    assert summary["num_captions"] == 20
+    data = json.loads(Path(summary["annotations"]).read_text())
+    assert {"images", "annotations"} <= set(data) and data["annotations"][0].keys() >= {"image_id", "caption"}
+    read = read_caption_set(tmp_path / "set")
+    assert len(read) == 4 and read.captions[1] == tuple(scene_captions(3, 1)[1])
+    assert all(p.is_file() for p in read.paths)
+
+
+def test_coco_s_own_layout_finds_its_images(tmp_path):
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "val2017").mkdir()
+    (tmp_path / "val2017" / "000000000139.jpg").write_bytes(b"x")
+    (tmp_path / "annotations" / "captions_val2017.json").write_text(json.dumps({
+        "images": [{"id": 139, "file_name": "000000000139.jpg"}],
+        "annotations": [{"id": 1, "image_id": 139, "caption": "A room."}]}))
+    read = read_caption_set(tmp_path / "annotations" / "captions_val2017.json")
+    assert read.paths == (tmp_path / "val2017" / "000000000139.jpg",)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("<html><body>404</body></html>", "not a JSON captions file"),
+    ('{"images": [], "annotations": []}', "no image has a caption"),
+    ('{"images": [{"id": 1, "file_name": "a.png"}], "annotations": [{"image_id": 1, "caption": "  "}]}',
+     "no image has a caption"),
+    ('{"images": [{"id": 1, "file_name": "a.png"}], "annotations": [{"image_id": "1", "caption": "x"}]}',
+     r"annotations\[0\] needs an integer 'image_id'"),
+    ('{"images": {}, "annotations": []}', "lists 'images' and 'annotations'"),
+])
+def test_a_bad_captions_file_is_one_line(tmp_path, content, message):
+    path = tmp_path / "captions.json"
+    path.write_text(content)
+    with pytest.raises(InputError, match=message):
+        read_caption_set(tmp_path)
+
+
+def test_a_missing_set_is_one_line(tmp_path):
+    with pytest.raises(InputError, match="no such caption set"):
+        read_caption_set(tmp_path / "nope")
+    with pytest.raises(InputError, match="no captions.json"):
+        read_caption_set(tmp_path)
+
+
+# -- vocabulary ----------------------------------------------------------------------------------------------
+
+
+def test_the_vocabulary_encodes_decodes_and_cuts():
+    vocab = Vocabulary.from_captions(["two red hearts", "a red ring", "a Red ring!"])
+    assert vocab.words[:4] == SPECIAL and vocab.words[4:6] == ("red", "a")  # most frequent first
+    ids = vocab.encode("two red zebras", max_words=10)
+    assert ids[0] == vocab.bos and ids[-1] == vocab.eos and vocab.unk in ids
+    assert vocab.decode(ids[1:]) == ["two", "red"]  # <unk> is left out
+    assert len(vocab.encode(" ".join(["red"] * 5000), max_words=24)) == 26
+    with pytest.raises(ModelError, match="starts with"):
+        Vocabulary(["a", "b", "c", "d"])
+
+
+# -- beam search ---------------------------------------------------------------------------------------------
+#: a toy language over words 4 ("x") and 5 ("y"): after <bos>, "x" is likelier (0.6) but leads to
+#: an uncertain continuation, "y" (0.4) to a sure end; so greedy says "x ...", beam says "y"
+def _toy_step(tokens, state, memory, keys):
+    n = len(tokens)
+    out = np.full((n, 6), -np.inf)
+    for i, (t, s) in enumerate(zip(tokens, state[:, 0])):
+        if t == 1:  # <bos>
+            out[i, 4], out[i, 5] = np.log(0.6), np.log(0.4)
+        elif t == 4 and s == 1:
+            out[i, 2], out[i, 4], out[i, 5] = np.log(0.3), np.log(0.35), np.log(0.35)
+        else:
+            out[i, 2] = 0.0
+    new_state = state + 1
+    attention = np.full((n, memory.shape[1]), 1.0 / memory.shape[1])
+    return out, new_state, attention
+
+
+def _search(**kw):
+    memory = np.zeros((1, 4, 2), np.float32)
+    return beam_search(_toy_step, memory, memory, np.zeros((1, 1), np.float32), bos=1, eos=2, **kw)
+
+
+def test_beam_search_finds_the_likelier_caption_greedy_misses():
+    greedy = _search(width=1)
+    assert greedy[0].ids[0] == 4
+    beam = _search(width=3, n_best=3)
+    assert beam[0].ids == (5,) and beam[0].logprob == pytest.approx(np.log(0.4))
+    assert [h.rank for h in beam] == sorted((h.rank for h in beam), reverse=True)
+    assert beam[0].attention.shape == (1, 4)
+
+
+def test_the_length_penalty_favours_longer_captions():
+    assert length_penalty(1, 0.0) == 1.0 and length_penalty(10, 1.0) > length_penalty(2, 1.0)
+    long_first = _search(width=3, n_best=3, alpha=5.0)
+    assert len(long_first[0].ids) == 2
+
+
+def test_max_words_ends_every_caption_and_banned_words_never_appear():
+    capped = _search(width=2, max_words=1, banned=(5,))
+    assert all(len(h.ids) <= 1 and 5 not in h.ids for h in capped)
+
+
+# -- a tiny training run, its export and the task ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_backbone, tmp_path_factory):
+    pytest.importorskip("torch")
+    from visionkit.plugins.caption.train import CaptionRecipe, train_and_export
+
+    recipe = CaptionRecipe(n_train=24, n_val=4, epochs=3, batch_size=8, dim=16, attn=8, hidden=16, embed=8,
+                           lr=1e-2, patience=None, threads=1, test_n=3, sample_max=0.5)
+    out = tmp_path_factory.mktemp("caption")
+    summary = train_and_export(out, recipe, tiny_backbone.path, cache_root=out / "cache", progress=False,
+                               log=lambda line: None)
+    return summary, Path(summary["paths"]["caption"]), tiny_backbone
+
+
+def test_a_tiny_run_lowers_the_loss_and_exports_two_carded_graphs(tiny_run):
+    from visionkit.runtime import load_model
+
+    summary, path, backbone = tiny_run
+    history = summary["history"]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    card = load_model(path, device="cpu").card
+    assert card.task == "caption" and card.backbone.hash == backbone.hash
+    assert card.parts == {"step": path.name.replace(".onnx", "_step.onnx")}
+    assert tuple(card.config["vocab"][:4]) == SPECIAL
+    for key in ("BLEU-4", "CIDEr-D", "exact_match", "caption_ms", "vocabulary"):
+        assert key in card.metrics, key
+    assert "seed 10000" in card.provenance["measured_on"]
+    assert Path(summary["paths"]["checkpoint"]).is_file()
+
+
+def test_the_task_captions_a_picture_with_scores_and_attention(tiny_run):
+    import visionkit as vk
+
+    _, path, backbone = tiny_run
+    pipe = vk.Pipeline(["caption"], models={"caption": path}, backbone=backbone.path, device="cpu")
+    pipe.set_options("caption", beam=2, captions=2, max_words=6)
+    result = pipe(render(caption_scene(5, 0).scene))["caption"]
+    assert isinstance(result, Caption) and len(result.texts) == 2
+    assert np.all((result.scores > 0) & (result.scores <= 1))
+    for words, attention in zip(result.words, result.attention):
+        assert len(words) <= 6 and attention.shape[0] == len(words)
+        assert np.allclose(attention.reshape(len(words), -1).sum(1), 1.0, atol=1e-4)
+    assert json.loads(json.dumps(result.to_dict()))["captions"][0]["text"] == result.text
+
+
+def test_beam_widths_outside_the_limits_are_refused_and_large_ones_clamped(tiny_run):
+    import visionkit as vk
+
+    _, path, backbone = tiny_run
+    pipe = vk.Pipeline(["caption"], models={"caption": path}, backbone=backbone.path, device="cpu")
+    for bad in (0, 1000):
+        with pytest.raises(UsageError, match="caption.beam must be between 1 and 50"):
+            pipe.set_options("caption", beam=bad)
+    task = pipe.tasks["caption"]
+    vocab = len(task.vocab)
+    pipe.set_options("caption", beam=50, captions=50)
+    pipe(np.zeros((32, 32, 3), np.uint8))
+    if vocab - 3 < 50:
+        assert any("beam 50 is more than" in n for n in task.notes)
+
+
+def test_a_step_graph_of_another_vocabulary_is_refused(tiny_run, tmp_path):
+    import shutil
+
+    import onnx
+
+    from visionkit.nn.export import embed_card, read_card
+    import visionkit as vk
+
+    _, path, backbone = tiny_run
+    shutil.copy(path.with_name(path.name.replace(".onnx", "_step.onnx")), tmp_path)
+    proto = onnx.load(str(path))
+    card = read_card(path)
+    embed_card(proto, card.with_(config={**card.config, "vocab": list(card.config["vocab"]) + ["zebra"]}))
+    onnx.save_model(proto, str(tmp_path / path.name))
+    with pytest.raises(ModelError, match="scores .* words but the card's vocabulary has"):
+        vk.Pipeline(["caption"], models={"caption": tmp_path / path.name}, backbone=backbone.path, device="cpu")
+    (tmp_path / path.name.replace(".onnx", "_step.onnx")).unlink()
+    with pytest.raises(ModelError, match="is missing; keep the files together"):
+        vk.Pipeline(["caption"], models={"caption": tmp_path / path.name}, backbone=backbone.path, device="cpu")
+
+
+def test_training_on_a_coco_captions_set_skips_unreadable_pictures(tiny_backbone, tmp_path):
+    pytest.importorskip("torch")
+    from visionkit.plugins.caption.train import CaptionRecipe, train_and_export
+
+    write_caption_set(tmp_path / "set", 10, seed=4, progress=False)
+    (tmp_path / "set" / "images" / "000003.png").write_text("<html>not a picture</html>")
+    data = json.loads((tmp_path / "set" / "captions.json").read_text())
+    data["annotations"][0]["caption"] = "a naïve " + " ".join(["red"] * 40)
+    (tmp_path / "set" / "captions.json").write_text(json.dumps(data))
+    lines: list[str] = []
+    recipe = CaptionRecipe(epochs=1, batch_size=4, dim=8, attn=8, hidden=8, embed=8, threads=1, val_fraction=0.2,
+                           patience=None)
+    summary = train_and_export(tmp_path / "out", recipe, tiny_backbone.path, data=tmp_path / "set",
+                               test_data=tmp_path / "set", cache_root=tmp_path / "cache", progress=False,
+                               log=lines.append)
+    assert any("more than 24 words" in line for line in lines)
+    assert any("characters other than" in line for line in lines)
+    assert any("could not be read" in line for line in lines) or summary["metrics"]["images"] < 10
+    assert "BLEU-4" in summary["metrics"]
+
+
+# -- overlay, evaluation and CLI ----------------------------------------------------------------------------
+
+
+def _caption() -> Caption:
+    attention = np.zeros((2, 4, 4), np.float32)
+    attention[0, 0, 0] = attention[1, 3, 3] = 1.0  # word 0 looks top left, word 1 bottom right
+    return Caption(("red star",), np.array([0.9], np.float32), (("red", "star"),), (attention,), (0, 0, 64, 64))
+
+
+def test_the_painter_writes_the_caption_along_the_bottom_and_heats_a_picked_word():
+    from visionkit.overlays import draw_text
+    from visionkit.plugins.caption.painter import draw_caption
+
+    canvas = np.full((64, 64, 3), 200, np.uint8)
+    labels = draw_caption(canvas, _caption())
+    assert [(lab.text, lab.kind) for lab in labels] == [("red star", "caption")]
+    placed = draw_text(canvas, labels)
+    assert placed and placed[0].rect[1] + placed[0].rect[3] >= 60  # at the bottom edge
+    picked = np.full((64, 64, 3), 200, np.uint8)
+    labels = draw_caption(picked, _caption(), highlight=1)
+    assert labels[0].text == "red [star]"
+    changed = np.abs(picked.astype(int) - 200).sum(2)
+    assert changed[56:, 56:].mean() > changed[:8, :8].mean() + 20  # hot where word 1 looked
+    assert _caption().word_at(1) == (0, 1) and _caption().word_at(2) is None
+
+
+def test_data_and_eval_commands(tmp_path, capsys, tiny_run):
+    _, path, backbone = tiny_run
+    assert main(["data", "shapeworld", "--task", "caption", "--n", "3", "--seed", "10000", "--out",
+                 str(tmp_path / "set"), "--quiet"]) == 0
+    assert "3 224x224 caption scenes with 15 captions" in capsys.readouterr().out
+    assert main(["data", "shapeworld", "--task", "caption", "--n", "3", "--size", "32", "--out",
+                 str(tmp_path / "small")]) == 2
+    assert "needs --size 64 or more" in capsys.readouterr().err
+    assert main(["eval", "caption", "--data", str(tmp_path / "set"), "--model", str(path), "--backbone",
+                 str(backbone.path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["images"] == 3 and {"BLEU-4", "CIDEr-D", "exact_match", "counts_colours"} <= set(report)
+
+
+def test_predict_draws_and_reports_the_caption(tmp_path, capsys, tiny_run):
+    import cv2
+
+    _, path, backbone = tiny_run
+    image = tmp_path / "scene.png"
+    cv2.imwrite(str(image), render(caption_scene(2, 2).scene))
+    assert main(["predict", str(image), "--task", "caption", "--model", str(path), "--backbone",
+                 str(backbone.path), "--json", "--save", str(tmp_path / "out")]) == 0
+    line = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert "captions" in line["results"]["caption"]
+    assert list((tmp_path / "out").glob("scene*"))
