@@ -48,9 +48,11 @@ def beam_search(step: Step, memory: np.ndarray, keys: np.ndarray, state: np.ndar
     history: list[list[int]] = [[]]
     looks: list[list[np.ndarray]] = [[]]
     finished: list[Hypothesis] = []
+    # every beam reads the same picture: its memory is tiled once, each step takes the rows it needs
+    memories, all_keys = np.repeat(memory, width, 0), np.repeat(keys, width, 0)
     for t in range(max_words + 1):
         b = len(tokens)
-        logprobs, new_states, attention = step(tokens, states, np.repeat(memory, b, 0), np.repeat(keys, b, 0))
+        logprobs, new_states, attention = step(tokens, states, memories[:b], all_keys[:b])
         logprobs = np.asarray(logprobs, np.float64).copy()
         logprobs[:, list(banned)] = -np.inf
         if t == max_words:  # out of words: every open caption ends here

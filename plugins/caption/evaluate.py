@@ -53,10 +53,10 @@ def caption_metrics(best: Sequence[str], references: Sequence[Sequence[str]]) ->
 
 
 def run_captions(pipeline: Any, items: Iterable[tuple[str, Any, Sequence[str]]], n: int, task: str = "caption",
-                 progress: bool = True, label: str = "eval caption") -> tuple[list[str], list[list[str]],
-                                                                             list[tuple[str, str]]]:
+                 progress: bool = True, label: str = "eval caption",
+                 times: list[float] | None = None) -> tuple[list[str], list[list[str]], list[tuple[str, str]]]:
     """Caption every ``(name, image or path, references)``; the best captions, their
-    references, and the inputs that failed."""
+    references, and the inputs that failed. ``times`` collects each caption's milliseconds."""
     best, refs, failures = [], [], []
     with Progress(n, label, enabled=progress) as bar:
         for name, image, references in items:
@@ -67,6 +67,8 @@ def run_captions(pipeline: Any, items: Iterable[tuple[str, Any, Sequence[str]]],
                 continue
             best.append(result.results[task].text)
             refs.append(list(references))
+            if times is not None:
+                times.append(result.timings_ms.get(task, 0.0))
     return best, refs, failures
 
 

@@ -40,7 +40,7 @@ from visionkit.data.captions import VERSION as SCENES_VERSION
 from visionkit.data.scene_arrays import SceneArrays
 from visionkit.data.shapeworld import render
 from visionkit.errors import InputError, UsageError
-from visionkit.nn.export import embed_card, export_head, provenance, read_card, verify_onnx
+from visionkit.nn.export import export_head, provenance, read_card, record_metrics, verify_onnx
 from visionkit.nn.feature_cache import picture_cache, read_backbone
 from visionkit.nn.recipes.transfer import DEFAULT_BACKBONE
 from visionkit.nn.trainer import TrainConfig, fit
@@ -249,15 +249,6 @@ def export(model: Captioner, out: Path, name: str, backbone: str | Path, shapes:
     return enc_path, step_path
 
 
-def record(path: Path, metrics: dict[str, Any]) -> None:
-    """Write the measured numbers into an exported file's card."""
-    import onnx
-
-    proto = onnx.load(str(path))
-    embed_card(proto, read_card(path).with_(metrics=metrics))
-    onnx.save_model(proto, str(path))
-
-
 # -- measuring ---------------------------------------------------------------------------------------------
 def measure(model_path: Path, backbone: str | Path, items: list[tuple[str, Any, Sequence[str]]], beam: int,
             threads: int | None, progress: bool, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -270,8 +261,8 @@ def measure(model_path: Path, backbone: str | Path, items: list[tuple[str, Any, 
                     threads=threads)
     pipe.set_options("caption", beam=beam, captions=1)
     times: list[float] = []
-    best, refs, failures = run_captions(_Timed(pipe, times), items, len(items), progress=progress,
-                                        label="held-out captions")
+    best, refs, failures = run_captions(pipe, items, len(items), progress=progress, label="held-out captions",
+                                        times=times)
     for _, why in failures:
         log(f"held-out: {why}")
     if not best:
@@ -280,19 +271,6 @@ def measure(model_path: Path, backbone: str | Path, items: list[tuple[str, Any, 
     out |= {"images": len(best), "failed": len(failures), "beam": beam,
             "caption_ms": round(statistics.median(times), 2)}
     return out
-
-
-class _Timed:
-    """A pipeline that notes each frame's caption time."""
-
-    def __init__(self, pipe, times: list[float]):
-        self.pipe, self.times = pipe, times
-        self.tasks = pipe.tasks
-
-    def __call__(self, images):
-        results = self.pipe(images)
-        self.times += [r.timings_ms.get("caption", 0.0) for r in results if r.error is None]
-        return results
 
 
 def held_out_scenes(seed: int, n: int) -> list[tuple[str, Any, Sequence[str]]]:
@@ -376,7 +354,7 @@ def train_and_export(out: str | Path, recipe: CaptionRecipe, backbone: str | Pat
     if epochs:
         metrics |= {"val_loss": round(float(hist.best.get("val_loss", epochs[-1]["val_loss"])), 5),
                     "val_word_accuracy": round(float(hist.best.get("val_accuracy", 0.0)), 5)}
-    record(enc_path, metrics)
+    record_metrics(enc_path, metrics)
     return {"paths": {"caption": str(enc_path), "step": str(step_path), "checkpoint": str(ckpt)},
             "metrics": metrics, "hash": card.hash, "epochs": len(epochs),
             "history": [{k: round(v, 5) for k, v in e.items()} for e in epochs], "seconds": time.monotonic() - t0}

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from visionkit.data.sequences import sequence
-from visionkit.nn.export import embed_card, export_head, provenance, read_card, verify_onnx
+from visionkit.nn.export import export_head, provenance, read_card, record_metrics, verify_onnx
 from visionkit.nn.feature_cache import read_backbone
 from visionkit.nn.recipes.embed_measure import measure
 from visionkit.nn.recipes.transfer import DEFAULT_BACKBONE  # the bundled ImageNet backbone
@@ -241,15 +241,6 @@ def export(module: EmbedHead, path: Path, backbone: str | Path, cache: SequenceC
     return path
 
 
-def record(path: Path, metrics: dict[str, Any]) -> None:
-    """Write the measured numbers into the exported file's card."""
-    import onnx
-
-    proto = onnx.load(str(path))
-    embed_card(proto, read_card(path).with_(metrics=metrics))
-    onnx.save_model(proto, str(path))
-
-
 def train_and_export(out: str | Path, recipe: EmbedRecipe, backbone: str | Path = DEFAULT_BACKBONE, *,
                      cache_root: str | Path = "runs/feature_cache", name: str = "shapeworld",
                      command: str | None = None, resume: bool = False, log: Callable[[str], None] = print,
@@ -296,7 +287,7 @@ def train_and_export(out: str | Path, recipe: EmbedRecipe, backbone: str | Path 
     if epochs:
         metrics |= {"val_loss": float(hist.best.get("val_loss", epochs[-1]["val_loss"])),
                     "val_batch_accuracy": float(hist.best.get("val_accuracy", epochs[-1].get("val_accuracy", 0)))}
-    record(path, metrics)
+    record_metrics(path, metrics)
     return {"paths": {"embed": str(path), "checkpoint": str(ckpt)}, "metrics": metrics, "hash": card.hash,
             "epochs": len(epochs), "history": [{k: round(v, 5) for k, v in e.items()} for e in epochs],
             "seconds": time.monotonic() - t0}

@@ -32,7 +32,7 @@ from ..onnx_cards import embed_card, model_hash, read_card
 
 __all__ = [
     "ExportMismatchError", "embed_card", "export_backbone", "export_head", "git_commit",
-    "model_hash", "provenance", "read_card", "verify_onnx",
+    "model_hash", "provenance", "read_card", "record_metrics", "verify_onnx",
 ]
 
 OPSET = 17
@@ -215,3 +215,10 @@ def verify_onnx(path: str | Path, module: nn.Module, feeds: Mapping[str, np.ndar
     if worst > tol:
         raise ExportMismatchError(f"{path}: onnxruntime differs from torch, relative error {worst:.2e} > {tol:.0e}")
     return worst
+
+
+def record_metrics(path: str | Path, metrics: Mapping[str, Any]) -> None:
+    """Write numbers measured after export into the card of the exported file at ``path``."""
+    proto = onnx.load(str(path))
+    embed_card(proto, read_card(path).with_(metrics=dict(metrics)))
+    onnx.save_model(proto, str(path))
