@@ -19,6 +19,7 @@ from .compat import check_pyside
 from .dialogs import PluginsDialog
 from .files import FileCommands
 from .messages import MessageBar
+from .options import show_value
 from .panels import PanelHost
 from .player import PlayerBar
 from .settings import Settings
@@ -111,6 +112,7 @@ class MainWindow(FileCommands, QMainWindow):
         self.canvas.dropped.connect(self.open_mime)
         self.canvas.painter_failed.connect(lambda text: self.messages.show_message(text, about_frame=True))
         self.panels.highlight_changed.connect(self.canvas.set_highlight)
+        self.panels.option_requested.connect(self._set_option_from_panel)
 
         for name in (t for t in wanted if t not in installed):
             self.show_error(f"no plugin provides task {name!r} (installed: {', '.join(sorted(installed)) or 'none'})")
@@ -197,6 +199,13 @@ class MainWindow(FileCommands, QMainWindow):
         self._options.setdefault(task, {})[name] = value
         self.settings.set_option(task, name, value)
         self.worker.set_options(task, {name: value})
+
+    def _set_option_from_panel(self, task: str, name: str, value: Any) -> None:
+        box = self.tasks_panel.boxes.get(task)
+        editor = box.editors.get(name) if box is not None else None
+        if editor is not None:  # the task list shows what the panel chose
+            show_value(editor, value)
+        self._set_option(task, name, value)
 
     def _set_layers(self, hidden: set[str]) -> None:
         self.canvas.set_hidden_layers(hidden)

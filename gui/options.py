@@ -89,3 +89,21 @@ def option_widget(default: Any, value: Any, changed: Changed, parent: QWidget | 
     label = QLabel(repr(value), parent)
     label.setToolTip("this option's type has no editor; set it in the model card")
     return label
+
+
+def show_value(editor: QWidget, value: Any) -> None:
+    """Put ``value`` in an editor made by :func:`option_widget` without reporting it as an edit
+    (the option was changed elsewhere: a panel's picker)."""
+    if isinstance(editor, FloatOption):
+        editor._set(float(value))
+        return
+    editor.blockSignals(True)
+    try:
+        if isinstance(editor, QCheckBox):
+            editor.setChecked(bool(value))
+        elif isinstance(editor, QSpinBox):
+            editor.setValue(int(value))
+        elif isinstance(editor, QLineEdit):
+            editor.setText(str(value))
+    finally:
+        editor.blockSignals(False)

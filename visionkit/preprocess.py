@@ -142,14 +142,28 @@ def _planar(pixels: np.ndarray, spec: InputSpec) -> np.ndarray:
 def preprocess(image: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Transform]:
     """RGB uint8 HxWx3 -> (1, C, H, W) or (1, H, W, C) tensor of ``spec.dtype``, and its Transform."""
     pixels, transform = _geometry(image, spec)
+    return to_tensor(pixels, spec), transform
+
+
+def network_pixels(image: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Transform]:
+    """The first half of :func:`preprocess`: the RGB uint8 picture at the network's input size
+    (resized, cropped or letterboxed as the card says), before any normalisation. Tools that
+    change pixels the network sees (occlusion, adversarial examples) work on this picture and
+    hand it to :func:`to_tensor`."""
+    return _geometry(image, spec)
+
+
+def to_tensor(pixels: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """The second half of :func:`preprocess`: RGB uint8 pixels at the input size -> the (1, ...)
+    tensor of ``spec``'s layout, dtype and normalisation."""
     if _is_raw_pixels(spec):
         # the model normalises inside its graph: hand it the pixels, no copy when possible
         if spec.channel_order == "bgr":
             pixels = pixels[..., ::-1]
         tensor = pixels if spec.layout == "NHWC" else pixels.transpose(2, 0, 1)
-        return np.ascontiguousarray(tensor[None]), transform
+        return np.ascontiguousarray(tensor[None])
     if spec.layout == "NCHW" and spec.dtype in ("float32", "float16"):
-        return _planar(pixels, spec), transform
+        return _planar(pixels, spec)
     if spec.channel_order == "bgr":
         pixels = pixels[..., ::-1]
     dtype = _NP[spec.dtype]
@@ -167,4 +181,4 @@ def preprocess(image: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Transfor
             tensor = tensor.astype(dtype)
     if spec.layout == "NCHW":
         tensor = tensor.transpose(2, 0, 1)
-    return np.ascontiguousarray(tensor[None]), transform
+    return np.ascontiguousarray(tensor[None])

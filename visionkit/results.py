@@ -301,6 +301,56 @@ class StyledImage:
 
 
 @dataclass(frozen=True)
+class Explanation:
+    """What a network saw: a map over the frame of where a class or a unit looked (occlusion,
+    gradients, activations), or a picture made for it (an adversarial copy, a class model, a
+    feature inversion, a unit's top patches), with the numbers that go with it.
+
+    ``heatmap`` is (H, W) float32 in the frame's pixels, at least 0, largest where the evidence
+    is; ``picture`` is an RGB uint8 image that replaces the frame under the overlays. ``numbers``
+    holds JSON-safe figures (scores before and after, epsilon, timings)."""
+
+    method: str  # "occlusion", "gradcam", "fgsm", ...
+    target: str  # what is explained: "class 'goldfish' (1)", "c4 channel 17"
+    heatmap: np.ndarray | None = field(default=None, repr=False, compare=False)
+    picture: np.ndarray | None = field(default=None, repr=False, compare=False)
+    numbers: Mapping[str, Any] = field(default_factory=dict)
+
+    kind: ClassVar[str] = "explanation"
+    schema_version: ClassVar[int] = 1
+
+    def base_image(self) -> np.ndarray | None:
+        return self.picture
+
+    def peak(self) -> tuple[int, int] | None:
+        """Where the heat map is largest, ``(x, y)`` in frame pixels."""
+        if self.heatmap is None or not self.heatmap.size:
+            return None
+        y, x = np.unravel_index(int(np.argmax(self.heatmap)), self.heatmap.shape)
+        return int(x), int(y)
+
+    def summary(self) -> str:
+        text = f"{self.method} of {self.target}"
+        peak = self.peak()
+        if peak is not None:
+            text += f", peak at {peak}"
+        if "flipped" in self.numbers:
+            text += ", flipped" if self.numbers["flipped"] else ", not flipped"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"method": self.method, "target": self.target, "numbers": dict(self.numbers)}
+        if self.heatmap is not None:
+            h, w = self.heatmap.shape
+            out["heatmap"] = {"width": int(w), "height": int(h), "max": round(float(self.heatmap.max()), 6),
+                              "peak": list(self.peak() or ())}
+        if self.picture is not None:
+            h, w = self.picture.shape[:2]
+            out["picture"] = {"width": int(w), "height": int(h)}
+        return out
+
+
+@dataclass(frozen=True)
 class FrameResult:
     """Everything computed for one image or video frame.
 

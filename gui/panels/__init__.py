@@ -18,6 +18,11 @@ What a panel class provides (see :class:`ResultPanel`):
   window reads :attr:`PanelHost.highlight` after :meth:`PanelHost.show_result`, so each frame
   is drawn once, with highlights that belong to it. A task's highlight is dropped with its panel.
 
+* Optionally ``option_requested = Signal(str, object)``: a panel with pickers of its own (the
+  Explain panel's method and epsilon) emits an option name and value of its task; the host
+  routes it to :attr:`PanelHost.option_requested` as ``(task, name, value)`` and the main
+  window applies it as an edit in the task list would.
+
 A panel that lists its result's items may subclass :class:`HighlightingPanel` (plugins may import
 it; see :mod:`.highlighting`): it has this contract, the summary/view/hint layout and the
 select-to-highlight, click-to-clear and follow-on-a-new-frame logic, and leaves the view to fill.
@@ -38,7 +43,8 @@ from visionkit.results import FrameResult
 from .generic import GenericPanel
 from .highlighting import DeselectingView, HighlightingPanel, SortedTablePanel
 
-__all__ = ["DeselectingView", "HighlightingPanel", "PanelHost", "ResultPanel", "SortedTablePanel", "highlight_signal"]
+__all__ = ["DeselectingView", "HighlightingPanel", "PanelHost", "ResultPanel", "SortedTablePanel", "highlight_signal",
+           "option_signal"]
 
 
 @runtime_checkable
@@ -54,11 +60,19 @@ def highlight_signal(panel: object) -> SignalInstance | None:
     return signal if isinstance(signal, SignalInstance) else None
 
 
+def option_signal(panel: object) -> SignalInstance | None:
+    """The panel's ``option_requested`` signal, or None where it has none."""
+    signal = getattr(panel, "option_requested", None)
+    return signal if isinstance(signal, SignalInstance) else None
+
+
 class PanelHost(QScrollArea):
     """A column of titled panels, one per task in the latest result."""
 
     #: ``{task: index}``, every highlight in force, after a panel changed one (user action)
     highlight_changed = Signal(object)
+    #: ``(task, option, value)``: a panel's picker changed one of its task's options
+    option_requested = Signal(str, str, object)
 
     def __init__(self, report: Callable[[str], None] = lambda text: None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -85,6 +99,10 @@ class PanelHost(QScrollArea):
                 signal = highlight_signal(panel)
                 if signal is not None:
                     signal.connect(lambda index, task=task, panel=panel: self._request(task, panel, index))
+                options = option_signal(panel)
+                if options is not None:
+                    options.connect(lambda name, value, task=task, panel=panel:
+                                    self.panels.get(task) is panel and self.option_requested.emit(task, name, value))
                 return panel
             except KeyboardInterrupt:
                 raise

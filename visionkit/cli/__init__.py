@@ -28,6 +28,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 COMMANDS = {
     "predict": "predict_cmd",
     "eval": "eval_cmd",
+    "explain": "explain_cmd",
     "models": "models_cmd",
     "plugins": "plugins_cmd",
     "tasks": "plugins_cmd",
