@@ -80,21 +80,38 @@ def test_pictures_the_methods_make(pipe, photo, tmp_path):
 
 def test_adversarial_picture_is_a_real_image_within_eps(pipe, photo):
     exp = explain(pipe, photo, method="fgsm", eps=3.0, target="")["explain"]
-    assert exp.numbers["linf"] <= 3
+    assert exp.numbers["linf"] <= 3 and exp.images["perturbation"].shape == exp.picture.shape
     assert exp.picture.shape[:2] == photo.shape[:2] or exp.picture.shape[1] / exp.picture.shape[0] == pytest.approx(
         photo.shape[1] / photo.shape[0], rel=0.02)
 
 
-def test_fgsm_flips_a_confident_real_photo_at_two_levels(pipe):
-    image = vk.read_image(realworld("images", "winml", "dog.jpg"))
-    result = explain(pipe, image, method="fgsm", eps=2.0, target="")
-    before = result["classify"]
-    assert before.labels[0] == "Golden Retriever" and before.scores[0] > 0.9
-    numbers = result["explain"].numbers
-    assert numbers["flipped"] and numbers["after"]["class"] != "Golden Retriever"
-    # the flip is onnxruntime's verdict on the saved picture, re-read as any image would be
-    path_result = vk.Pipeline(["classify"], threads=1)(result["explain"].picture)
-    assert path_result["classify"].labels[0] == numbers["after"]["class"]
+def test_fgsm_flips_a_confident_real_photo_at_two_levels(tmp_path, capsys):
+    dog = realworld("images", "winml", "dog.jpg")
+    assert main(["explain", str(dog), "--method", "fgsm", "--eps", "2", "--json", "--out", str(tmp_path),
+                 "--threads", "1"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["classify"]["labels"][0] == "Golden Retriever" and record["classify"]["scores"][0] > 0.9
+    numbers = record["explain"]["numbers"]
+    assert numbers["flipped"] and numbers["after"]["class"] != "Golden Retriever" and numbers["linf"] == 2
+    # the flip is onnxruntime's verdict on the saved file, read back as any picture would be
+    again = vk.Pipeline(["classify"], threads=1)(tmp_path / "dog_fgsm_adversarial.png")["classify"]
+    assert again.labels[0] == numbers["after"]["class"]
+    assert again.scores[0] == pytest.approx(numbers["after"]["score"], abs=1e-4)
+
+
+def test_a_named_class_that_is_not_the_top_one_flips_only_if_the_top_one_changes(pipe, photo):
+    top = explain(pipe, photo, method="saliency")["classify"]
+    second = top.class_ids[1]
+    numbers = explain(pipe, photo, method="fgsm", eps=1.0, target=str(second))["explain"].numbers
+    assert numbers["before"]["class"] == top.labels[0]
+    assert numbers["after"]["target_score"] < numbers["before"]["target_score"]  # pushed away from it
+    assert numbers["flipped"] == (numbers["after"]["class"] != top.labels[0])
+
+
+def test_occlusion_refuses_a_stride_that_makes_too_many_copies(pipe, photo):
+    pipe.set_options("explain", **{**ExplainTask.default_options, "method": "occlusion", "patch": 1, "stride": 1})
+    result = pipe.predict_batch([photo])[0]
+    assert not result.ok and "use a larger stride" in result.error
 
 
 @pytest.mark.parametrize("options, message", [
@@ -103,6 +120,7 @@ def test_fgsm_flips_a_confident_real_photo_at_two_levels(pipe):
     ({"method": "activation", "layer": "c3", "channel": 999}, "channels 0-39"),
     ({"method": "patches", "folder": ""}, "folder=DIR"),
     ({"method": "gradcam", "layer": "nope"}, "no layer 'nope'"),
+    ({"method": "occlusion", "target": "1000"}, "outside this model's 1000 classes"),
 ])
 def test_bad_requests_are_one_line(pipe, photo, options, message):
     pipe.set_options("explain", **{**ExplainTask.default_options, **options})
@@ -150,9 +168,19 @@ def test_cli_flip_rates_per_eps(tmp_path, photo, capsys):
     assert [r["eps"] for r in table] == [1.0, 4.0] and all(r["pictures"] == 1 for r in table)
 
 
-def test_cli_refuses_bad_eps(capsys):
-    assert main(["explain", "x.png", "--method", "fgsm", "--eps", "two"]) == 2
+@pytest.mark.parametrize("eps", ["two", "0.5", "0", "300"])
+def test_cli_refuses_bad_eps(capsys, eps):
+    assert main(["explain", "x.png", "--method", "fgsm", "--eps", eps]) == 2
     assert "--eps" in capsys.readouterr().err
+
+
+def test_cli_names_same_named_inputs_apart(tmp_path, photo, capsys):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        cv2.imwrite(str(tmp_path / sub / "cat.png"), photo)
+    assert main(["explain", str(tmp_path / "a"), str(tmp_path / "b"), "--method", "activation",
+                 "--out", str(tmp_path / "out"), "--threads", "1"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cat_2_activation.png", "cat_activation.png"]
 
 
 def test_gradient_methods_say_which_extra_they_need(photo, monkeypatch):

@@ -307,14 +307,16 @@ class Explanation:
     feature inversion, a unit's top patches), with the numbers that go with it.
 
     ``heatmap`` is (H, W) float32 in the frame's pixels, at least 0, largest where the evidence
-    is; ``picture`` is an RGB uint8 image that replaces the frame under the overlays. ``numbers``
-    holds JSON-safe figures (scores before and after, epsilon, timings)."""
+    is; ``picture`` is an RGB uint8 image that replaces the frame under the overlays; ``images``
+    are further pictures by name that the painter shows beside it (an adversarial example's
+    perturbation). ``numbers`` holds JSON-safe figures (scores before and after, epsilon)."""
 
     method: str  # "occlusion", "gradcam", "fgsm", ...
     target: str  # what is explained: "class 'goldfish' (1)", "c4 channel 17"
     heatmap: np.ndarray | None = field(default=None, repr=False, compare=False)
     picture: np.ndarray | None = field(default=None, repr=False, compare=False)
     numbers: Mapping[str, Any] = field(default_factory=dict)
+    images: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     kind: ClassVar[str] = "explanation"
     schema_version: ClassVar[int] = 1
@@ -347,6 +349,9 @@ class Explanation:
         if self.picture is not None:
             h, w = self.picture.shape[:2]
             out["picture"] = {"width": int(w), "height": int(h)}
+        if self.images:
+            out["images"] = {name: {"width": int(im.shape[1]), "height": int(im.shape[0])}
+                             for name, im in self.images.items()}
         return out
 
 

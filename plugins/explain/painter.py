@@ -1,5 +1,6 @@
 """The explanation overlay: a heat map blended over the frame (or over the picture the
-explanation made), strongest where the evidence is, and its numbers in the top-left panel."""
+explanation made), strongest where the evidence is, an adversarial example's perturbation as
+an inset, and the numbers in the top-left panel."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import numpy as np
 
 from visionkit.overlays import Label
 from visionkit.results import Explanation
+
+from .pictures import with_inset
 
 HEAT_ALPHA = 0.6  # the heat map's weight where it peaks
 #: heat maps are drawn only for these; the others' pictures are the point
@@ -31,6 +34,8 @@ def lines(result: Explanation) -> list[str]:
         b, a = n["before"], n["after"]
         out.append(f"before {b['class']} {b['score']:.3f}")
         out.append(f"after eps {n['eps']:g}/255: {a['class']} {a['score']:.3f}" + (" (flipped)" if n["flipped"] else ""))
+        if "target_score" in a and b["target_score"] != b["score"]:  # a class other than the top one
+            out.append(f"explained class {b['target_score']:.3f} -> {a['target_score']:.3f}")
     elif "score" in n:
         out.append(f"score {n['score']:.3f}" + (f", largest drop {n['largest_drop']:.3f}" if "largest_drop" in n else ""))
     if "probability" in n:
@@ -48,4 +53,6 @@ def draw_explanation(canvas: np.ndarray, result: Explanation, highlight: int | N
         colours = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
         weight = (HEAT_ALPHA * np.sqrt(heat))[..., None]
         canvas[:] = (canvas * (1 - weight) + colours * weight).astype(np.uint8)
+    if "perturbation" in result.images:  # bottom right, where the summary panel is not
+        canvas[:] = with_inset(canvas, result.images["perturbation"])
     return [Label(text, kind="panel") for text in lines(result)]

@@ -1,5 +1,5 @@
-"""The desktop app's Explain panel: pick a method, the class to explain and epsilon, and read
-the explanation's numbers.
+"""The desktop app's Explain panel: pick a method, the class to explain, a layer and unit, and
+epsilon, and read the explanation's numbers.
 
 The pickers set the explain task's options (the panel emits ``option_requested(name, value)``;
 the app applies it as if the option had been edited in the task list), so the next frame, or
@@ -12,12 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QSlider, QSpinBox, QVBoxLayout, QWidget
 
 from visionkit.plugins.explain.painter import lines
 from visionkit.plugins.explain.runtime import METHODS
 
 TOP = "top prediction"
+#: the shared backbone's feature maps, shallow to deep ("" is the method's own default)
+LAYERS = ("", "c2", "c3", "c4", "c5")
+#: methods that read a layer, and those that read a unit of it
+LAYER_METHODS = frozenset({"activation", "patches", "gradcam", "inversion"})
+UNIT_METHODS = frozenset({"activation", "patches"})
 #: epsilon slider range in grey levels (of 255): FGSM flips most confident photos well inside it
 EPS_MAX = 16
 METHOD_TIPS = {
@@ -35,7 +40,7 @@ METHOD_TIPS = {
 
 
 class ExplainPanel(QWidget):
-    """Method and class pickers, an epsilon slider, and the numbers."""
+    """Method, class, layer and unit pickers, an epsilon slider, and the numbers."""
 
     option_requested = Signal(str, object)
 
@@ -49,6 +54,16 @@ class ExplainPanel(QWidget):
         self.target = QComboBox(self)
         self.target.addItem(TOP, "")
         self.target.activated.connect(lambda i: self.option_requested.emit("target", self.target.itemData(i)))
+        self.layer = QComboBox(self)
+        for name in LAYERS:
+            self.layer.addItem(name or "default", name)
+        self.layer.activated.connect(lambda i: self.option_requested.emit("layer", self.layer.itemData(i)))
+        self.unit = QSpinBox(self)
+        self.unit.setRange(-1, 4095)
+        self.unit.setSpecialValueText("most active")
+        self.unit.setValue(-1)
+        self.unit.setKeyboardTracking(False)  # typing 123 asks once, not for 1, 12 and 123
+        self.unit.valueChanged.connect(lambda v: self.option_requested.emit("channel", int(v)))
         self.eps = QSlider(Qt.Orientation.Horizontal, self)
         self.eps.setRange(1, EPS_MAX)
         self.eps.setValue(2)
@@ -63,6 +78,8 @@ class ExplainPanel(QWidget):
         form = QFormLayout()
         form.addRow("method", self.method)
         form.addRow("class", self.target)
+        form.addRow("layer", self.layer)
+        form.addRow("unit", self.unit)
         eps_row = QWidget(self)
         row = QVBoxLayout(eps_row)
         row.setContentsMargins(0, 0, 0, 0)
@@ -83,6 +100,8 @@ class ExplainPanel(QWidget):
         self.result = result
         self.method.setCurrentText(result.method)
         self.eps.setEnabled(result.method in ("fgsm", "pgd"))
+        self.layer.setEnabled(result.method in LAYER_METHODS)
+        self.unit.setEnabled(result.method in UNIT_METHODS)
         if "eps" in result.numbers:
             self.eps.blockSignals(True)
             self.eps.setValue(int(result.numbers["eps"]))

@@ -41,9 +41,13 @@ def to_frame(heat: np.ndarray, transform: Transform, frame_shape: tuple[int, ...
     """A map over the network input (any resolution proportional to it is fine: a feature map
     is first stretched to ``input_size``) -> the same map over the frame's pixels."""
     h, w = frame_shape[:2]
-    warp = np.array([[transform.scale_x, 0, transform.offset_x], [0, transform.scale_y, transform.offset_y]])
+    sx, sy, ox, oy = transform.scale_x, transform.scale_y, transform.offset_x, transform.offset_y
+    # pixel centres to pixel centres: frame pixel x sits at input (x + 0.5) * sx + ox - 0.5
+    warp = np.array([[sx, 0, ox + 0.5 * sx - 0.5], [0, sy, oy + 0.5 * sy - 0.5]])
+    # what a crop cut away the network never saw: no heat there
     return cv2.warpAffine(np.ascontiguousarray(heat, np.float32), warp, (w, h),
-                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=0)
 
 
 def upsample(grid: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray:

@@ -32,6 +32,8 @@ GRADIENT_METHODS = frozenset({"saliency", "gradcam", "guided", "classmodel", "in
 #: the layer each method reads when ``layer`` is left empty ("" for Grad-CAM: the model's last map)
 DEFAULT_LAYERS = {"activation": "c4", "patches": "c4", "inversion": "c3", "gradcam": ""}
 DEFAULT_STEPS = {"pgd": 10, "classmodel": 150, "inversion": 200}
+#: folder searches kept (one per unit): a video with channel -1 moves between a few units
+PATCH_CACHE = 8
 
 
 class ExplainTask(Task):
@@ -76,9 +78,10 @@ class ExplainTask(Task):
 
     def class_id(self, scorer: ClassScorer, inputs: TaskInputs) -> int:
         target = str(self.options["target"]).strip()
-        if target:
-            return scorer.class_id(target)
         top = inputs.results.get("classify")
+        if target:
+            probs = getattr(top, "probabilities", None)
+            return scorer.class_id(target, None if probs is None else len(probs))
         if top is None or not top.class_ids:
             raise UsageError("explain: no prediction to explain; name a class with target=")
         return int(top.class_ids[0])
@@ -137,12 +140,14 @@ class ExplainTask(Task):
             maps = layer_map(inputs.context.features_batch(to_tensor(frame.pixels, scorer.spec)), layer)
             stride = frame.pixels.shape[0] // maps.shape[1]
             channel = strongest_channel(maps, picture_cells(frame.region, stride, maps.shape[1:]))
-        key = (folder, layer, channel, int(self.options["images"]))
-        found = self._patch_cache.get(key)
+        key = (str(inputs.context.backbone.path), folder, layer, channel, int(self.options["images"]))
+        found = self._patch_cache.pop(key, None)
         if found is None:  # a folder is searched once per unit, not once per frame
             found = TopPatches(inputs.context.features_batch, scorer.spec, layer, channel)
             found.add(folder_images(folder, int(self.options["images"])))
-            self._patch_cache = {key: found}
+        self._patch_cache[key] = found  # the newest last; the oldest goes beyond PATCH_CACHE
+        while len(self._patch_cache) > PATCH_CACHE:
+            self._patch_cache.pop(next(iter(self._patch_cache)))
         grid = pictures.mosaic([patch for _, _, patch in found.found], columns=3, size=max(64, found.side))
         numbers = {"layer": layer, "channel": channel, "pictures": found.seen, "field_px": found.side,
                    "top": [{"picture": name, "activation": round(v, 6)} for v, name, _ in found.found]}
@@ -153,6 +158,15 @@ class ExplainTask(Task):
     def _expected(self, inputs) -> np.ndarray | None:
         top = inputs.results.get("classify")
         return None if top is None else top.probabilities
+
+    def checked(self, scorer: ClassScorer, frame, inputs):
+        """The differentiable classifier, once its probabilities on this frame have matched
+        onnxruntime's (the gradient methods check inside their own pass)."""
+        model = self.differentiable(scorer)
+        expected = self._expected(inputs)
+        if expected is not None:
+            model.check(model(model.tensor(frame.pixels, grad=False))[0], expected)
+        return model
 
     def _saliency(self, frame, scorer, inputs) -> Explanation:
         from .nn.gradients import saliency
@@ -190,7 +204,8 @@ class ExplainTask(Task):
         from .nn.synthesis import class_model
 
         cid = self.class_id(scorer, inputs)
-        pixels, numbers = class_model(self.differentiable(scorer), tuple(scorer.spec.size), cid,
+        model = self.checked(scorer, frame, inputs)
+        pixels, numbers = class_model(model, tuple(scorer.spec.size), cid,
                                       steps=self.steps(), seed=int(self.options["seed"]))
         picture = pictures.fit(pixels.astype(np.uint8), inputs.image.shape)
         return Explanation("classmodel", _class_target(scorer, cid), picture=picture, numbers=numbers)
@@ -198,7 +213,7 @@ class ExplainTask(Task):
     def _inversion(self, frame, scorer, inputs) -> Explanation:
         from .nn.synthesis import invert
 
-        model = self.differentiable(scorer)
+        model = self.checked(scorer, frame, inputs)
         layer = self.layer() or model.default_layer()
         pixels, numbers = invert(model, frame.pixels, layer, steps=self.steps(), seed=int(self.options["seed"]))
         return Explanation("inversion", f"layer {layer}", picture=frame.region.crop(pixels.astype(np.uint8)),
@@ -218,9 +233,7 @@ class ExplainTask(Task):
         if eps != round(eps) or eps < 1:
             eps = float(max(1, round(eps)))
             self.note(f"a picture holds whole grey levels: eps is {eps:g} (levels of 255)")
-        model = self.differentiable(scorer)
-        x = model.tensor(frame.pixels, grad=False)
-        model.check(model(x)[0], self._expected(inputs)) if self._expected(inputs) is not None else None
+        model = self.checked(scorer, frame, inputs)
         if method == "fgsm":
             adv = fgsm(model, frame.pixels, frame.mask, cid, eps)
         else:
@@ -228,18 +241,23 @@ class ExplainTask(Task):
         adv = adv.astype(np.uint8)
         before = scorer.probabilities(frame.pixels[None])[0]
         after = scorer.probabilities(adv[None])[0]
-        new = int(np.argmax(after))
+        old, new = int(np.argmax(before)), int(np.argmax(after))
         delta = adv.astype(np.float32) - frame.pixels
         numbers = {
-            "eps": eps, "before": {"class": scorer.label(cid), "score": round(float(before[cid]), 6)},
+            "eps": eps, "before": {"class": scorer.label(old), "score": round(float(before[old]), 6),
+                                   "target_score": round(float(before[cid]), 6)},
             "after": {"class": scorer.label(new), "score": round(float(after[new]), 6),
-                      "original_class_score": round(float(after[cid]), 6)},
-            "flipped": new != cid, "linf": float(np.abs(delta).max()),
+                      "target_score": round(float(after[cid]), 6)},
+            # the prediction changed: with a named class that was not the top one, the attack
+            # pushes away from that class and may leave the top prediction where it was
+            "flipped": new != old, "linf": float(np.abs(delta).max()),
         }
         if method == "pgd":
             numbers["steps"] = self.steps()
-        picture = pictures.with_inset(frame.region.crop(adv), pictures.signed_picture(frame.region.crop(delta)))
-        return Explanation(method, _class_target(scorer, cid), picture=picture, numbers=numbers)
+        # the picture is the adversarial example itself (classify it again: the same answer);
+        # the perturbation, stretched to be seen, is drawn over it as an inset
+        return Explanation(method, _class_target(scorer, cid), picture=frame.region.crop(adv), numbers=numbers,
+                           images={"perturbation": pictures.signed_picture(frame.region.crop(delta))})
 
 
 class _Frame:

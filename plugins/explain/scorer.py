@@ -41,19 +41,21 @@ class ClassScorer:
         if self.card.output not in ("logits", "probs"):
             raise ModelError(f"{self.model.path.name}: explanations need class logits or probabilities, "
                              f"the card says {self.card.output!r}")
-        shape = self.model.inputs[0].shape if not self.on_backbone else None
+        # a graph exported with a batch of one takes the copies one at a time (heads too)
+        shape = self.model.inputs[0].shape
         self._one_at_a_time = bool(shape) and isinstance(shape[0], int) and shape[0] == 1
 
     def label(self, class_id: int) -> str:
         return self.labels[class_id] if class_id < len(self.labels) else str(class_id)
 
-    def class_id(self, target: str | int) -> int:
-        """A class named by its label or its number."""
+    def class_id(self, target: str | int, classes: int | None = None) -> int:
+        """A class named by its label or its number; ``classes`` is how many the model scores
+        (known from a prediction when the card has no labels)."""
         if isinstance(target, int) or str(target).strip().lstrip("-").isdigit():
             cid = int(target)
-            n = len(self.labels) or None
+            n = len(self.labels) or classes
             if cid < 0 or (n is not None and cid >= n):
-                raise ModelError(f"class {cid} is outside this model's {n} classes")
+                raise ModelError(f"class {cid} is outside this model's {n} classes (0-{n - 1})")
             return cid
         text = str(target).strip().lower()
         exact = [i for i, name in enumerate(self.labels) if name.lower() == text]
@@ -76,8 +78,12 @@ class ClassScorer:
         for start in range(0, len(pixels), CHUNK):
             tensors = self.tensors(pixels[start : start + CHUNK])
             if self.on_backbone:
-                feats = self.context.features_batch(tensors)
-                raw = self.model.run(feature_feeds(self.model, feats))[0]
+                feats = feature_feeds(self.model, self.context.features_batch(tensors))
+                if self._one_at_a_time:
+                    raw = np.concatenate([self.model.run({k: v[i : i + 1] for k, v in feats.items()})[0]
+                                          for i in range(len(tensors))])
+                else:
+                    raw = self.model.run(feats)[0]
             elif self._one_at_a_time:
                 name = self.model.inputs[0].name
                 raw = np.concatenate([self.model.run({name: t[None]})[0] for t in tensors])

@@ -36,6 +36,15 @@ def test_pickers_request_options(qtbot):
     with qtbot.waitSignal(panel.option_requested) as blocker:
         panel.eps.setValue(6)
     assert blocker.args == ["eps", 6.0]
+    assert not panel.unit.isEnabled()  # fgsm reads no unit
+    panel.update_result(Explanation("activation", "c4 channel 9", numbers={"layer": "c4", "channel": 9}), frame)
+    assert panel.unit.isEnabled() and panel.layer.isEnabled() and not panel.eps.isEnabled()
+    with qtbot.waitSignal(panel.option_requested) as blocker:
+        panel.layer.activated.emit(panel.layer.findData("c3"))
+    assert blocker.args == ["layer", "c3"]
+    with qtbot.waitSignal(panel.option_requested) as blocker:
+        panel.unit.setValue(12)
+    assert blocker.args == ["channel", 12]
 
 
 def test_choosing_a_method_in_the_panel_redraws_the_frame(qtbot, make_window, tmp_path):

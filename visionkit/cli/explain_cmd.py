@@ -49,6 +49,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--patch", type=int, default=32, help="occlusion square, input pixels (default: 32)")
     p.add_argument("--stride", type=int, default=16, help="occlusion step, input pixels (default: 16)")
     p.add_argument("--folder", default="", help="patches: the pictures to search for the unit's top patches")
+    p.add_argument("--images", type=int, default=200, help="patches: pictures of --folder searched at most (default: 200)")
+    p.add_argument("--seed", type=int, default=0, help="classmodel/inversion: the starting noise (default: 0)")
     p.add_argument("--confident", type=float, default=0.5,
                    help="fgsm/pgd flip rates count pictures whose top score is at least this (default: 0.5)")
     add_model_option(p)
@@ -61,12 +63,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def _eps_values(text: str) -> list[float]:
+    """Whole grey levels (``2`` or ``2/255``): an adversarial picture is a real image."""
     try:
-        values = [float(v.split("/")[0]) for v in text.split(",") if v.strip()]
+        values = [float(v.strip().removesuffix("/255")) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise UsageError(f"--eps takes grey levels such as 2 or 1,2,4; not {text!r}") from None
-    if not values or any(not 0 < v <= 255 for v in values):
-        raise UsageError(f"--eps values are between 0 and 255 grey levels, not {text!r}")
+        raise UsageError(f"--eps takes whole grey levels such as 2 or 1,2,4; not {text!r}") from None
+    if not values or any(v != round(v) or not 1 <= v <= 255 for v in values):
+        raise UsageError(f"--eps takes whole grey levels from 1 to 255 (2 means 2/255), not {text!r}")
     return values
 
 
@@ -83,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         models["classify"] = single  # the model an explanation is about
     eps_list = _eps_values(args.eps) if args.method in ("fgsm", "pgd") else [None]
     options = {"method": args.method, "target": args.target, "layer": args.layer, "channel": args.channel,
-               "steps": args.steps, "patch": args.patch, "stride": args.stride, "folder": args.folder}
+               "steps": args.steps, "patch": args.patch, "stride": args.stride, "folder": args.folder,
+               "images": args.images, "seed": args.seed}
     pipeline = Pipeline(["explain"], models=models or None, threads=args.threads, options={"explain": options})
     out = None if args.no_save else Path(args.out)
     if out is not None:
@@ -94,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     confident = 0
     total = source.expected_length
     readable = 0
+    names = _Names()
     with Progress(None if total is None else total * len(eps_list), f"explain {args.method}",
                   enabled=total != 1 or len(eps_list) > 1) as bar:
         for frame in source:
@@ -125,9 +130,10 @@ def run(args: argparse.Namespace) -> int:
                 saved = None
                 if out is not None:
                     suffix = f"_eps{eps:g}" if eps is not None and len(eps_list) > 1 else ""
-                    index = f"_{frame.index:06d}" if frame.index else ""
-                    saved = out / f"{Path(frame.source).stem}{index}_{args.method}{suffix}.png"
+                    saved = out / f"{names.stem(frame)}_{args.method}{suffix}.png"
                     write_image(saved, render(result))
+                    if eps is not None:  # the adversarial example itself: classify it again
+                        write_image(saved.with_name(f"{saved.stem}_adversarial.png"), explanation.picture)
                 bar.clear()
                 if args.json:
                     record = {"source": name, "classify": top.to_dict(), "explain": explanation.to_dict()}
@@ -142,6 +148,30 @@ def run(args: argparse.Namespace) -> int:
     for note in source.notes + pipeline.notes:
         sys.stderr.write(f"note: {printable(note)}\n")
     return 1 if failed else 0
+
+
+class _Names:
+    """A file stem per input that no other input of the run shares: ``cat``, then ``cat_2``
+    for another folder's cat.png; a video's frames are ``clip_000000``, ``clip_000001``..."""
+
+    def __init__(self) -> None:
+        self.by_input: dict[str, str] = {}
+        self.taken: set[str] = set()
+
+    def stem(self, frame) -> str:
+        from ..imageio import VIDEO_EXTENSIONS
+
+        stem = self.by_input.get(frame.source)
+        if stem is None:
+            base = stem = Path(frame.source).stem or "frame"
+            n = 1
+            while stem in self.taken:
+                n += 1
+                stem = f"{base}_{n}"
+            self.taken.add(stem)
+            self.by_input[frame.source] = stem
+        video = Path(frame.source).suffix.lower() in VIDEO_EXTENSIONS
+        return f"{stem}_{frame.index:06d}" if video or frame.index else stem
 
 
 def _numbers(numbers: dict) -> str:

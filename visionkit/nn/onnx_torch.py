@@ -55,44 +55,56 @@ def _ints(t: Tensor | None) -> list[int]:
     return [] if t is None else [int(v) for v in t.reshape(-1).tolist()]
 
 
-def _pool_pads(x: Tensor, a: Mapping[str, Any], fill: float) -> tuple[Tensor, int]:
-    pads = list(a.get("pads", [0] * 2 * (x.dim() - 2)))
-    k = len(pads) // 2
+def _pool_pads(x: Tensor, a: Mapping[str, Any], fill: float) -> tuple[Tensor, list[int], bool]:
+    """``(x, torch_padding, padded)``: symmetric pads are left to torch; asymmetric or SAME
+    ones are applied here (``padded`` then says so)."""
+    k = x.dim() - 2
+    pads = list(a.get("pads", [0] * 2 * k))
     if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"):
         kernel, strides = a["kernel_shape"], a.get("strides", [1] * k)
+        dilations = a.get("dilations", [1] * k)
         pads = [0] * 2 * k
-        for i, (size, kk, s) in enumerate(zip(x.shape[2:], kernel, strides)):
-            total = max(0, (int(np.ceil(size / s)) - 1) * s + kk - size)
+        for i, (size, kk, s, d) in enumerate(zip(x.shape[2:], kernel, strides, dilations)):
+            total = max(0, (int(np.ceil(size / s)) - 1) * s + (kk - 1) * d + 1 - size)
             upper = a["auto_pad"] in (b"SAME_UPPER", "SAME_UPPER")
             pads[i], pads[i + k] = (total // 2, total - total // 2) if upper else (total - total // 2, total // 2)
     if pads[:k] == pads[k:]:
-        return x, pads[:k]
+        return x, pads[:k], False
     # asymmetric padding: pad explicitly (torch pads from the last axis backwards)
     explicit = []
     for i in reversed(range(k)):
         explicit += [pads[i], pads[i + k]]
-    return F.pad(x, explicit, value=fill), [0] * k
+    return F.pad(x, explicit, value=fill), [0] * k, True
 
 
 def _conv(x: Tensor, w: Tensor, b: Tensor | None, a: Mapping[str, Any]) -> Tensor:
     a = dict(a, kernel_shape=a.get("kernel_shape", list(w.shape[2:])))
-    x, pads = _pool_pads(x, a, 0.0)
+    x, pads, _ = _pool_pads(x, a, 0.0)
     conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[w.dim() - 2]
     return conv(x, w, b, stride=a.get("strides", 1), padding=pads, dilation=a.get("dilations", 1),
                 groups=a.get("group", 1))
 
 
 def _max_pool(x: Tensor, a: Mapping[str, Any]) -> Tensor:
-    x, pads = _pool_pads(x, a, float("-inf"))
-    return F.max_pool2d(x, a["kernel_shape"], a.get("strides", a["kernel_shape"]), pads,
-                        ceil_mode=bool(a.get("ceil_mode", 0)))
+    x, pads, _ = _pool_pads(x, a, float("-inf"))
+    kernel = a["kernel_shape"]
+    # ONNX's strides default to 1, torch's to the kernel size
+    return F.max_pool2d(x, kernel, a.get("strides", [1] * len(kernel)), pads,
+                        dilation=a.get("dilations", 1), ceil_mode=bool(a.get("ceil_mode", 0)))
 
 
 def _avg_pool(x: Tensor, a: Mapping[str, Any]) -> Tensor:
-    x, pads = _pool_pads(x, a, 0.0)
-    return F.avg_pool2d(x, a["kernel_shape"], a.get("strides", a["kernel_shape"]), pads,
-                        ceil_mode=bool(a.get("ceil_mode", 0)),
-                        count_include_pad=bool(a.get("count_include_pad", 0)))
+    kernel = a["kernel_shape"]
+    strides = a.get("strides", [1] * len(kernel))
+    include = bool(a.get("count_include_pad", 0))
+    ceil = bool(a.get("ceil_mode", 0))
+    padded, pads, explicit = _pool_pads(x, a, 0.0)
+    out = F.avg_pool2d(padded, kernel, strides, pads, ceil_mode=ceil, count_include_pad=include)
+    if explicit and not include:
+        # padding applied here counts as pixels to torch: divide by the share of real ones
+        ones, _, _ = _pool_pads(torch.ones_like(x[:, :1]), a, 0.0)
+        out = out / F.avg_pool2d(ones, kernel, strides, pads, ceil_mode=ceil, count_include_pad=True)
+    return out
 
 
 def _gemm(a_: Tensor, b_: Tensor, c: Tensor | None, a: Mapping[str, Any]) -> Tensor:
@@ -121,12 +133,24 @@ def _reshape(x: Tensor, shape: list[int]) -> Tensor:
 
 
 def _softmax(x: Tensor, a: Mapping[str, Any], opset: int, log: bool = False) -> Tensor:
-    axis = a.get("axis", -1 if opset >= 13 else 1)
     fn = torch.log_softmax if log else torch.softmax
-    if opset >= 13 or x.dim() == 2:
-        return fn(x, dim=axis)
-    axis %= x.dim()  # before opset 13: softmax over everything from ``axis`` on, flattened
-    return fn(x.flatten(axis), dim=-1).reshape(x.shape)
+    if opset >= 13:
+        return fn(x, dim=a.get("axis", -1))
+    axis = a.get("axis", 1) % x.dim()  # before opset 13: over everything from ``axis`` on, flattened
+    return fn(_flatten(x, axis), dim=-1).reshape(x.shape)
+
+
+def _flatten(x: Tensor, axis: int) -> Tensor:
+    """ONNX Flatten: the axes before ``axis`` into one, the rest into another (2-D out)."""
+    if axis < 0:
+        axis += x.dim()
+    return x.reshape(int(np.prod(x.shape[:axis])), -1)
+
+
+def _gather(x: Tensor, indices: Tensor, axis: int) -> Tensor:
+    axis %= x.dim()
+    flat = indices.reshape(-1).long() % x.shape[axis]  # negative indices count from the end
+    return torch.index_select(x, axis, flat).reshape(x.shape[:axis] + indices.shape + x.shape[axis + 1:])
 
 
 def _clip_bounds(inputs: list, a: Mapping[str, Any]) -> tuple[float, float]:
@@ -163,7 +187,7 @@ _OPS: dict[str, Callable[..., Any]] = {
     "Cast": lambda i, a, f: i[0].to(_DTYPES.get(a["to"], torch.float32)),
     "Identity": lambda i, a, f: i[0],
     "Dropout": lambda i, a, f: i[0],
-    "Flatten": lambda i, a, f: i[0].flatten(a.get("axis", 1)) if a.get("axis", 1) > 0 else i[0].reshape(1, -1),
+    "Flatten": lambda i, a, f: _flatten(i[0], a.get("axis", 1)),
     "Reshape": lambda i, a, f: _reshape(i[0], _ints(i[1])),
     "Concat": lambda i, a, f: torch.cat([t for t in i if t is not None], dim=a["axis"]),
     "Squeeze": lambda i, a, f: i[0].squeeze(tuple(_axes(i, a, 1))) if _axes(i, a, 1) else i[0].squeeze(),
@@ -180,8 +204,7 @@ _OPS: dict[str, Callable[..., Any]] = {
     "BatchNormalization": lambda i, a, f: F.batch_norm(i[0], i[3], i[4], i[1], i[2], False, 0.0,
                                                       a.get("epsilon", 1e-5)),
     "Shape": lambda i, a, f: torch.tensor(i[0].shape, dtype=torch.int64),
-    "Gather": lambda i, a, f: torch.index_select(i[0], a.get("axis", 0), i[1].reshape(-1).long()).reshape(
-        i[0].shape[: a.get("axis", 0)] + i[1].shape + i[0].shape[a.get("axis", 0) + 1:]),
+    "Gather": lambda i, a, f: _gather(i[0], i[1], a.get("axis", 0)),
 }
 
 SUPPORTED_OPS = frozenset(_OPS) | {"Constant"}
@@ -229,7 +252,7 @@ class OnnxFunction(torch.nn.Module):
     def _tensor(array: np.ndarray) -> Tensor:
         if array.dtype.kind == "f":
             array = array.astype(np.float32)
-        return torch.from_numpy(np.ascontiguousarray(array))
+        return torch.from_numpy(np.array(array, copy=True))  # onnx may hand out read-only buffers
 
     def activation(self, x: Tensor, low: float, high: float) -> Tensor:
         if self.guided and low == 0.0 and x.is_floating_point():

@@ -70,6 +70,10 @@ def invert(model: Differentiable, pixels: np.ndarray, layer: str, *, steps: int 
         _, kept = model(model.tensor(pixels, grad=False), keep=[layer])
         target = kept[layer]
     scale = float((target**2).sum())
+    if scale == 0:
+        from visionkit.errors import ModelError
+
+        raise ModelError(f"layer {layer!r} is all zeros on this picture: there is nothing to invert")
     g = t.Generator().manual_seed(seed)
     h, w = pixels.shape[:2]
     x = (114 + 8 * t.randn(1, h, w, 3, generator=g)).requires_grad_(True)
