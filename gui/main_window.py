@@ -164,6 +164,8 @@ class MainWindow(FileCommands, QMainWindow):
     def _on_pipeline(self, info: PipelineInfo) -> None:
         self.pipeline_info = info
         self.tasks_panel.show_info(info)
+        for task, options in info.options.items():
+            self.panels.show_options(task, options)
         self._tasks_scroll.updateGeometry()  # option editors came or went: the dock's least width follows
         self.status.show_pipeline(info)
         self.pipeline_changed.emit(info)
@@ -197,6 +199,7 @@ class MainWindow(FileCommands, QMainWindow):
 
     def _set_option(self, task: str, name: str, value: Any) -> None:
         self._options.setdefault(task, {})[name] = value
+        self.panels.show_options(task, {name: value})
         self.settings.set_option(task, name, value)
         self.worker.set_options(task, {name: value})
 

@@ -21,7 +21,9 @@ What a panel class provides (see :class:`ResultPanel`):
 * Optionally ``option_requested = Signal(str, object)``: a panel with pickers of its own (the
   Explain panel's method and epsilon) emits an option name and value of its task; the host
   routes it to :attr:`PanelHost.option_requested` as ``(task, name, value)`` and the main
-  window applies it as an edit in the task list would.
+  window applies it as an edit in the task list would. Such a panel may also have
+  ``show_options(options)``: the host calls it with the task's options when they change
+  anywhere (the task list, restored settings), so its pickers show what is in force.
 
 A panel that lists its result's items may subclass :class:`HighlightingPanel` (plugins may import
 it; see :mod:`.highlighting`): it has this contract, the summary/view/hint layout and the
@@ -66,6 +68,12 @@ def option_signal(panel: object) -> SignalInstance | None:
     return signal if isinstance(signal, SignalInstance) else None
 
 
+def _show_options(panel: QWidget, options: dict[str, Any]) -> None:
+    show = getattr(panel, "show_options", None)
+    if callable(show):
+        show(dict(options))
+
+
 class PanelHost(QScrollArea):
     """A column of titled panels, one per task in the latest result."""
 
@@ -89,6 +97,7 @@ class PanelHost(QScrollArea):
         self._kinds: dict[str, str] = {}
         self._raw: set[str] = set()  # tasks whose panel failed: the generic one from now on
         self._updating = False  # inside show_result: collect highlight requests, do not emit
+        self._options: dict[str, dict[str, Any]] = {}  # task -> its options in force, for pickers
 
     def _make(self, task: str, result: Any) -> QWidget:
         kind = getattr(type(result), "kind", "")
@@ -99,6 +108,8 @@ class PanelHost(QScrollArea):
                 signal = highlight_signal(panel)
                 if signal is not None:
                     signal.connect(lambda index, task=task, panel=panel: self._request(task, panel, index))
+                if task in self._options:
+                    _show_options(panel, self._options[task])
                 options = option_signal(panel)
                 if options is not None:
                     options.connect(lambda name, value, task=task, panel=panel:
@@ -111,6 +122,12 @@ class PanelHost(QScrollArea):
                 self._report(f"panel {spec.name!r} (plugin {spec.plugin}) failed: {describe_failure(exc)}; "
                              "showing raw results")
         return GenericPanel(self._column)
+
+    def show_options(self, task: str, options: dict[str, Any]) -> None:
+        """The task's options changed (some or all of them): tell its panel, now or when made."""
+        self._options.setdefault(task, {}).update(options)
+        if task in self.panels:
+            _show_options(self.panels[task], options)
 
     def _request(self, task: str, panel: QWidget, index: Any) -> None:
         if self.panels.get(task) is not panel:

@@ -126,5 +126,35 @@ class ExplainPanel(QWidget):
         self.target.setCurrentIndex(max(0, index))
         self.target.blockSignals(False)
 
+    def show_options(self, options: dict[str, Any]) -> None:
+        """Show the task's options in force (set in the task list, or restored), silently."""
+        pickers = (self.method, self.target, self.layer, self.unit, self.eps)
+        for w in pickers:
+            w.blockSignals(True)
+        try:
+            if "method" in options:
+                self.method.setCurrentText(str(options["method"]))
+            if "target" in options:
+                self._pick(self.target, str(options["target"]), f"class {options['target']}")
+            if "layer" in options:
+                self._pick(self.layer, str(options["layer"]), str(options["layer"]))
+            if "channel" in options:
+                self.unit.setValue(int(options["channel"]))
+            if "eps" in options:
+                levels = max(1, min(EPS_MAX, round(float(options["eps"]))))
+                self.eps.setValue(levels)
+                self.eps_label.setText(f"{levels}/255")
+        finally:
+            for w in pickers:
+                w.blockSignals(False)
+
+    @staticmethod
+    def _pick(box: QComboBox, data: str, text: str) -> None:
+        index = box.findData(data)
+        if index < 0:  # a value typed elsewhere (a standalone model's tensor name, a class number)
+            box.addItem(text, data)
+            index = box.count() - 1
+        box.setCurrentIndex(index)
+
     def numbers(self) -> str:
         return self.text.text()

@@ -64,3 +64,16 @@ def test_choosing_a_method_in_the_panel_redraws_the_frame(qtbot, make_window, tm
                         check=lambda s: s.result["explain"].method == "gradcam", timeout=30000)
     assert window.tasks_panel.boxes["explain"].editors["method"].text() == "gradcam"
     assert panel.method.currentText() == "gradcam"
+    # an option set in the task list shows in the panel's pickers
+    window._set_option("explain", "layer", "c4")
+    window._set_option("explain", "channel", 7)
+    assert panel.layer.currentData() == "c4" and panel.unit.value() == 7
+
+
+def test_show_options_sets_pickers_silently(qtbot):
+    panel = ExplainPanel()
+    qtbot.addWidget(panel)
+    with qtbot.assertNotEmitted(panel.option_requested):
+        panel.show_options({"method": "pgd", "target": "281", "layer": "conv10_2", "channel": 3, "eps": 4.0})
+    assert panel.method.currentText() == "pgd" and panel.target.currentData() == "281"
+    assert panel.layer.currentData() == "conv10_2" and panel.unit.value() == 3 and panel.eps.value() == 4
