@@ -1,0 +1,29 @@
+"""Style transfer: a picture in the style of another, from a network whose output is an image.
+
+Layout: ``runtime.py`` runs a fast style network (any with a card whose output is ``image``:
+the card says the output's channel order and scale) and turns its output back into a picture
+of the frame's size, with the options that do not need a new network: strength (a blend with
+the frame) and keeping the frame's colours (luminance-only transfer).
+"""
+
+from visionkit.hookspecs import hookimpl
+from visionkit.registry import DecoderSpec, TaskSpec
+
+
+@hookimpl
+def visionkit_register_tasks(registry):
+    registry.add(TaskSpec(
+        name="style",
+        summary="the picture in the style of a fast style network (its card's output: image)",
+        factory="visionkit.plugins.style.runtime:StyleTask",
+    ))
+
+
+@hookimpl
+def visionkit_register_decoders(registry):
+    registry.add(DecoderSpec(
+        name="image",
+        summary="the output is a picture (channel order and scale as the input's, or as the card's config says)",
+        factory="visionkit.plugins.style.runtime:ImageOutput",
+        task="style",
+    ))

@@ -1,0 +1,116 @@
+"""The style task: a network whose output is a picture, back at the frame's size, with strength
+and luminance-only transfer; the third-party fast style networks through a card; bad outputs."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+import visionkit as vk
+from visionkit.cli import main
+from visionkit.errors import ModelError
+
+from .conftest import _save, realworld
+
+
+def make_image_model(path, *, size=16, op="negate", out_shape=None, channel_order="bgr", scale=1.0, output="image"):
+    """A picture -> picture model: 255 - x (``negate``), or a constant output of ``out_shape``."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from visionkit.cards import InputSpec, ModelCard
+
+    inits = [numpy_helper.from_array(np.array(255.0 * scale, np.float32), "top")]
+    if op == "negate":
+        nodes = [helper.make_node("Sub", ["top", "x"], ["y"])]
+    else:  # a fixed output of another shape (a broken or wrongly described model)
+        value = np.full(out_shape, np.nan if op == "nan" else 1.0, np.float32)
+        inits.append(numpy_helper.from_array(value, "const"))
+        nodes = [helper.make_node("ReduceMean", ["x"], ["m"], keepdims=1),
+                 helper.make_node("Mul", ["m", "zero"], ["z"]),
+                 helper.make_node("Add", ["const", "z"], ["y"])]
+        inits.append(numpy_helper.from_array(np.array(0.0, np.float32), "zero"))
+    graph = helper.make_graph(nodes, "image_model",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None, None, None])],
+                              initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    card = ModelCard(task="style", name="negative", output=output,
+                     input=InputSpec(size=(size, size), channel_order=channel_order, scale=scale))
+    return _save(model, path, card)
+
+
+@pytest.fixture
+def frame():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+
+
+def test_the_output_picture_comes_back_in_rgb_at_the_frame_size(tmp_path, frame):
+    for order, scale in (("bgr", 1.0), ("rgb", 1 / 255)):
+        model = make_image_model(tmp_path / f"neg_{order}.onnx", channel_order=order, scale=scale)
+        result = vk.Pipeline(["style"], models={"style": str(model)})(frame)
+        styled = result["style"]
+        assert styled.style == "negative" and styled.image.shape == frame.shape
+        np.testing.assert_allclose(styled.image.astype(int), 255 - frame.astype(int), atol=1)
+        assert np.array_equal(vk.render(result), styled.image)  # the styled picture is the base
+        assert json.loads(json.dumps(result.to_dict()))["results"]["style"]["width"] == 16
+
+
+def test_strength_size_and_keep_colours(tmp_path, frame):
+    model = make_image_model(tmp_path / "neg.onnx")
+    pipe = vk.Pipeline(["style"], models={"style": str(model)}, options={"style": {"strength": 0.0}})
+    assert np.array_equal(pipe(frame)["style"].image, frame)  # strength 0: the frame itself
+    pipe.set_options("style", strength=1.0, size=40)
+    assert pipe(frame)["style"].image.shape == (40, 40, 3)
+    pipe.set_options("style", size=0, keep_colours=True)
+    mid = (frame // 3 + 85).astype(np.uint8)  # mid tones: the new lightness keeps every colour in gamut
+    kept = pipe(mid)["style"].image
+    frame = mid
+    chroma = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2YCrCb)[..., 1:].astype(int)  # noqa: E731
+    luma = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2YCrCb)[..., 0].astype(int)  # noqa: E731
+    assert np.abs(chroma(kept) - chroma(frame)).max() <= 2  # the frame's colours ...
+    assert np.abs(luma(kept) - luma(255 - frame)).max() <= 2  # ... the network's lightness
+
+
+@pytest.mark.parametrize("op, shape, message", [
+    ("const", [1, 5, 16, 16], "is not one 3-channel picture"),
+    ("const", [1, 3, 2, 2], "is not a picture to show"),
+    ("nan", [1, 3, 16, 16], "NaN or infinite"),
+])
+def test_an_output_that_is_no_picture_is_one_line(tmp_path, frame, op, shape, message):
+    model = make_image_model(tmp_path / "bad.onnx", op=op, out_shape=shape)
+    result = vk.Pipeline(["style"], models={"style": str(model)}).predict_batch([frame])[0]
+    assert not result.ok and message in result.error and "\n" not in result.error
+
+
+def test_an_image_model_given_to_classify_is_refused(tmp_path):
+    model = make_image_model(tmp_path / "neg.onnx")
+    with pytest.raises(vk.VisionkitError, match="is a 'style' model, not 'classify'"):
+        vk.Pipeline(["classify"], models={"classify": str(model)})
+
+
+def test_a_style_card_must_say_image(tmp_path):
+    model = make_image_model(tmp_path / "neg.onnx", output="logits")
+    with pytest.raises(ModelError, match="names no style decoder"):
+        vk.Pipeline(["style"], models={"style": str(model)})
+
+
+def test_a_third_party_fast_style_network_through_its_card(tmp_path, capsys):
+    model = tmp_path / "candy.onnx"
+    model.symlink_to(realworld("models", "style_transfer", "candy.onnx"))
+    assert main(["models", "card", str(model), "--task", "style", "--channel-order", "bgr", "--scale", "1",
+                 "--output", "image"]) == 0
+    photo = cv2.resize(vk.read_image(realworld("images", "winml", "style_input.jpg")), (320, 240))
+    pipe = vk.Pipeline(["style"], models={"style": str(model)}, threads=1)
+    styled = pipe(photo)["style"]
+    assert styled.image.shape == photo.shape and styled.style == "candy"
+    assert styled.info["network_size"] == [720, 720]
+    # a different picture, with the frame's layout: the styled picture correlates with its lightness
+    grey = lambda im: cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float64).ravel()  # noqa: E731
+    assert np.abs(styled.image.astype(int) - photo).mean() > 20
+    assert np.corrcoef(grey(styled.image), grey(photo))[0, 1] > 0.2
+    big = cv2.resize(photo, (2400, 1800))
+    pipe(big)
+    assert any("fine detail is lost" in n for n in pipe.notes)
