@@ -114,3 +114,53 @@ def test_a_third_party_fast_style_network_through_its_card(tmp_path, capsys):
     big = cv2.resize(photo, (2400, 1800))
     pipe(big)
     assert any("fine detail is lost" in n for n in pipe.notes)
+
+
+# -- Gatys et al.'s optimisation --------------------------------------------------------------
+
+def _stripes(h, w, period=6):
+    image = np.zeros((h, w, 3), np.uint8)
+    image[:, :, 0] = np.where((np.arange(w) // period) % 2, 230, 20)[None, :]
+    image[:, :, 2] = np.where((np.arange(h) // period) % 2, 200, 40)[:, None]
+    return image
+
+
+def test_optimisation_lowers_the_style_loss(tmp_path, capsys):
+    pytest.importorskip("torch")
+    photo = np.clip(np.random.default_rng(0).normal(120, 30, (48, 64, 3)), 0, 255).astype(np.uint8)
+    vk_write = __import__("visionkit.imageio", fromlist=["write_image"]).write_image
+    vk_write(tmp_path / "photo.png", photo)
+    vk_write(tmp_path / "style.png", _stripes(64, 64))
+    assert main(["style", "optimize", str(tmp_path / "photo.png"), str(tmp_path / "style.png"), "--size", "64",
+                 "--steps", "8", "--json", "--out", str(tmp_path / "out.png")]) == 0
+    numbers = json.loads(capsys.readouterr().out)
+    assert (tmp_path / "out.png").exists() and numbers["size"] == [64, 48]
+    from visionkit.bundled import resolve_model
+    from visionkit.plugins.style.nn.gatys import LossNetwork, optimise
+
+    import torch
+
+    net = LossNetwork(resolve_model("asset:efficientnet_lite0_backbone.onnx"))
+    start = torch.from_numpy(photo.astype(np.float32))[None]
+    targets = net.targets(start, torch.from_numpy(_stripes(64, 64).astype(np.float32))[None])
+    _, style_before, _ = net.losses(start, *targets)  # the photo itself: no style yet
+    _, losses = optimise(net, photo, _stripes(64, 64), steps=30, style_weight=5.0, lr=8.0)
+    assert losses.style < 0.7 * float(style_before)
+
+
+@pytest.mark.parametrize("style, message", [
+    (np.zeros((1, 1, 3), np.uint8), "at least 32 px"),
+    (np.full((40, 40), 128, np.uint8), None),  # grey: read as RGB
+    (np.full((40, 40, 4), 128, np.uint8), None),  # alpha: dropped
+])
+def test_style_pictures_of_any_kind(tmp_path, capsys, style, message):
+    pytest.importorskip("torch")
+    cv2.imwrite(str(tmp_path / "style.png"), style)
+    cv2.imwrite(str(tmp_path / "photo.png"), _stripes(40, 40))
+    code = main(["style", "optimize", str(tmp_path / "photo.png"), str(tmp_path / "style.png"), "--size", "40",
+                 "--steps", "1", "--out", str(tmp_path / "out.png")])
+    err = capsys.readouterr().err
+    if message:
+        assert code == 2 and message in err and "Traceback" not in err
+    else:
+        assert code == 0, err

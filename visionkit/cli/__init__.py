@@ -29,6 +29,7 @@ COMMANDS = {
     "predict": "predict_cmd",
     "eval": "eval_cmd",
     "explain": "explain_cmd",
+    "style": "style_cmd",
     "models": "models_cmd",
     "plugins": "plugins_cmd",
     "tasks": "plugins_cmd",
