@@ -284,6 +284,8 @@ class StyledImage:
     image: np.ndarray = field(repr=False, compare=False)  # (H, W, 3) RGB uint8
     style: str = ""  # what made it: a style's name, a model's
     info: Mapping[str, Any] = field(default_factory=dict)  # JSON-safe extras (strength, ...)
+    #: the frame it was made from, for a before/after view (not part of to_dict())
+    original: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     kind: ClassVar[str] = "styled_image"
     schema_version: ClassVar[int] = 1

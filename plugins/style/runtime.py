@@ -89,7 +89,7 @@ class ImageOutput:
         ms = (time.perf_counter() - start) * 1000
         return StyledImage(np.ascontiguousarray(picture), style=self.style, info={
             "strength": strength, "keep_colours": bool(options["keep_colours"]),
-            "network_size": [int(net_w), int(net_h)], "postprocess_ms": round(ms, 2)})
+            "network_size": [int(net_w), int(net_h)], "postprocess_ms": round(ms, 2)}, original=inputs.image)
 
     def picture(self, raw: np.ndarray) -> np.ndarray:
         """The network's output (1, 3, H, W) or (1, H, W, 3) -> RGB uint8 (H, W, 3)."""
