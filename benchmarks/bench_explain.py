@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from visionkit.bundled import sample_picture
 from visionkit.imageio import read_image
 from visionkit.pipeline import Pipeline
 from visionkit.plugins.explain import scorer
@@ -38,12 +39,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    if args.image:
-        image = read_image(args.image)
-    else:
-        from visionkit.bundled import samples
-
-        image = read_image(next(p for p in samples() if "320x240" in p.name))
+    image = read_image(args.image or sample_picture())
     plain = Pipeline(["classify"], device="cpu", threads=args.threads)
     pipe = Pipeline(["explain"], device="cpu", threads=args.threads)
     chunk = scorer.CHUNK

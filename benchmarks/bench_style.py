@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from visionkit.bundled import sample_picture
 from visionkit.imageio import read_image
 from visionkit.pipeline import Pipeline
 
@@ -27,12 +28,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    if args.image:
-        image = read_image(args.image)
-    else:
-        from visionkit.bundled import samples
-
-        image = read_image(next(p for p in samples() if "320x240" in p.name))
+    image = read_image(args.image or sample_picture())
     pipes = {m: Pipeline(["style"], models={"style": m}, device="cpu", threads=args.threads) for m in args.models}
     bare = {}
     for model, pipe in pipes.items():

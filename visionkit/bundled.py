@@ -24,6 +24,11 @@ def samples() -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg"))
 
 
+def sample_picture() -> Path:
+    """The bundled 320x240 sample scene: a default picture for benchmarks and examples."""
+    return next(p for p in samples() if "320x240" in p.name)
+
+
 def resolve_model(ref: str | Path) -> Path:
     """``asset:NAME.onnx`` -> the bundled file; anything else is a path, returned as is."""
     text = str(ref)
