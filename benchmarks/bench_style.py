@@ -33,7 +33,9 @@ def main() -> None:
     bare = {}
     for model, pipe in pipes.items():
         onnx_model = pipe.tasks["style"].model
-        shape = [d if isinstance(d, int) else 1 for d in onnx_model.inputs[0].shape]
+        h, w = onnx_model.card.input.size  # a dynamic axis runs at the card's size, as the task does
+        fixed = [1, 3, h, w] if onnx_model.card.input.layout == "NCHW" else [1, h, w, 3]
+        shape = [d if isinstance(d, int) else f for d, f in zip(onnx_model.inputs[0].shape, fixed)]
         bare[model] = (onnx_model, {onnx_model.inputs[0].name: np.random.default_rng(0).uniform(0, 255, shape)
                                     .astype(np.float32)})
     seconds = {m: {"pipeline": [], "bare": []} for m in args.models}

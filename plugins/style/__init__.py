@@ -4,8 +4,9 @@ Layout: ``runtime.py`` runs a fast style network (any with a card whose output i
 the card says the output's channel order and scale) and turns its output back into a picture
 of the frame's size, with the options that do not need a new network: strength (a blend with
 the frame) and keeping the frame's colours (luminance-only transfer). ``painter.py`` and
-``panel.py`` give the app its before/after split; ``nn/`` is the torch half (Gatys et al.'s
-optimisation, ``visionkit style optimize``).
+``panel.py`` give the app its before/after split; ``nn/`` is the torch half: Gatys et al.'s
+optimisation (``gatys.py``, ``visionkit style optimize``), the fast network (``transformer.py``)
+and its training (``train.py``, ``visionkit train style``).
 """
 
 from visionkit.hookspecs import hookimpl

@@ -149,8 +149,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser | 
     b.set_defaults(func=run_backbone)
 
     from .train_frozen_cmd import register_into
+    from .train_style_cmd import register_into as register_style
 
     register_into(tasks, parents)
+    register_style(tasks, parents)
 
     e = sub.add_parser("export", parents=parents, help="export a training checkpoint (.pt) to ONNX",
                        description="Write the ONNX models of a checkpoint that 'visionkit train classify' "

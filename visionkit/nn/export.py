@@ -31,7 +31,7 @@ from ..cards import BackboneRef, InputSpec, ModelCard
 from ..onnx_cards import embed_card, model_hash, read_card
 
 __all__ = [
-    "ExportMismatchError", "embed_card", "export_backbone", "export_head", "git_commit",
+    "ExportMismatchError", "embed_card", "export_backbone", "export_head", "export_model", "git_commit",
     "model_hash", "provenance", "read_card", "record_metrics", "verify_onnx",
 ]
 
@@ -97,6 +97,14 @@ def _save(model: onnx.ModelProto, card: ModelCard, path: str | Path) -> ModelCar
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(path))  # one file: weights stay inside the protobuf
     return card
+
+
+def export_model(module: nn.Module, path: str | Path, *, card: ModelCard, example: tuple,
+                 input_names: Sequence[str], output_names: Sequence[str],
+                 dynamic_axes: Mapping[str, Mapping[int, str]]) -> ModelCard:
+    """Export a standalone model (one that takes the picture, not a backbone's maps) to a single
+    ONNX file with ``card`` embedded; ``example`` is a tuple of inputs to trace with."""
+    return _save(_to_onnx(module, example, input_names, output_names, dynamic_axes), card, path)
 
 
 class PixelInput(nn.Module):

@@ -66,12 +66,15 @@ class LossNetwork:
         f = f.reshape(n, c, h * w)
         return f @ f.transpose(1, 2) / (c * h * w)
 
-    def targets(self, content, style):
-        t = self.torch
-        with t.no_grad():
-            c = self.maps(content)[self.content_layer]
+    def style_grams(self, style):
+        """The style picture's Gram matrices at the style layers (the style target)."""
+        with self.torch.no_grad():
             s = self.maps(style)
-            return c, {layer: self.gram(s[layer]) for layer in self.style_layers}
+            return {layer: self.gram(s[layer]) for layer in self.style_layers}
+
+    def targets(self, content, style):
+        with self.torch.no_grad():
+            return self.maps(content)[self.content_layer], self.style_grams(style)
 
     def losses(self, pixels, content_target, gram_targets):
         maps = self.maps(pixels)

@@ -1,0 +1,183 @@
+"""``visionkit train style``: a fast style network for one style, with a perceptual loss on the
+frozen ImageNet backbone.
+
+The network (:mod:`.transformer`) learns to repaint any picture in the style of one picture:
+on random crops of the content pictures, its output's ``c4`` map must match the crop's and the
+Gram matrices of its ``c2``-``c4`` maps the style picture's (the loss of :mod:`.gatys`), under a
+total-variation prior. Content pictures come from the user's folder. A run saves its state
+every ``checkpoint_every`` steps (``OUT/NAME_style.state.pt``) and continues from it with
+``resume``; each step's crops follow from the seed and the step number alone, so a resumed run
+sees the same pictures an uninterrupted one would. The result is a single-file ONNX model with
+its card (output ``image``, RGB 0-255 in and out), checked against torch in onnxruntime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+import torch
+
+from visionkit.cards import InputSpec, ModelCard
+from visionkit.errors import UsageError, VisionkitError
+from visionkit.imageio import IMAGE_EXTENSIONS, read_image
+from visionkit.nn.checkpoints import load_checkpoint, save_checkpoint
+from visionkit.nn.export import export_model, provenance, verify_onnx
+
+from .gatys import LossNetwork
+from .transformer import transformer_net
+
+DEFAULT_BACKBONE = "asset:efficientnet_lite0_backbone.onnx"
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StyleRecipe:
+    size: int = 256  # side of the training crops
+    steps: int = 2000
+    batch_size: int = 4
+    lr: float = 1e-3
+    style_weight: float = 5.0
+    content_weight: float = 1.0
+    tv_weight: float = 0.02
+    width: int = 32
+    export_size: int = 320  # the card's input side: what the style task resizes a frame to
+    checkpoint_every: int = 100
+    seed: int = 0
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What a resumed run must share with the one it continues (not its length)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("steps", "checkpoint_every")}
+
+
+def content_pictures(folder: str | Path, size: int, log: Callable[[str], None]) -> list[np.ndarray]:
+    """The readable pictures of a folder, each at least ``size`` on its short side (smaller ones
+    enlarged); unreadable ones are counted and left out."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise UsageError(f"{folder}: --content is a folder of pictures")
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
+    pictures, bad = [], 0
+    for path in paths:
+        try:
+            image = read_image(path)
+        except VisionkitError:  # one unreadable file must not end the run
+            bad += 1
+            continue
+        s = size / min(image.shape[:2])
+        if s > 1:
+            image = cv2.resize(image, (round(image.shape[1] * s) + 1, round(image.shape[0] * s) + 1),
+                               interpolation=cv2.INTER_CUBIC)
+        pictures.append(image)
+    if bad:
+        log(f"{bad} unreadable file(s) in {folder} left out")
+    if not pictures:
+        raise UsageError(f"{folder}: no readable pictures to train on")
+    return pictures
+
+
+def batch_of_crops(pictures: list[np.ndarray], seed: int, step: int, recipe: StyleRecipe) -> np.ndarray:
+    """(N, size, size, 3) uint8 random crops, some flipped: a function of (seed, step) alone."""
+    rng = np.random.default_rng([seed, step])
+    out = np.empty((recipe.batch_size, recipe.size, recipe.size, 3), np.uint8)
+    for i in range(recipe.batch_size):
+        image = pictures[int(rng.integers(len(pictures)))]
+        h, w = image.shape[:2]
+        y, x = int(rng.integers(h - recipe.size + 1)), int(rng.integers(w - recipe.size + 1))
+        crop = image[y : y + recipe.size, x : x + recipe.size]
+        out[i] = crop[:, ::-1] if rng.random() < 0.5 else crop
+    return out
+
+
+def train_style(style: str | Path, content: str | Path, out: str | Path, recipe: StyleRecipe = StyleRecipe(), *,
+                backbone: str | Path, name: str | None = None, resume: bool = False,
+                command: str | None = None, log: Callable[[str], None] = print,
+                progress: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
+    """Train (or continue), export ``OUT/NAME_style.onnx`` and return what was written and reached.
+
+    ``backbone`` is the loss network's ONNX file (the bundled one is
+    ``visionkit.bundled.resolve_model(DEFAULT_BACKBONE)``)."""
+    name = name or Path(style).stem
+    if recipe.size < 64 or recipe.export_size < 32:
+        raise UsageError("--size is at least 64 and --export-size at least 32: the loss network's deep maps "
+                         "need room")
+    out = Path(out)
+    state_path = out / f"{name}_style.state.pt"
+    style_image = read_image(style)
+    if min(style_image.shape[:2]) < 32:
+        raise UsageError(f"{style}: a style picture needs at least 32 px a side")
+    s = recipe.size / max(style_image.shape[:2])
+    style_image = cv2.resize(style_image, (max(32, round(style_image.shape[1] * s)),
+                                           max(32, round(style_image.shape[0] * s))), interpolation=cv2.INTER_AREA)
+    pictures = content_pictures(content, recipe.size, log)
+    torch.manual_seed(recipe.seed)
+    net = transformer_net(recipe.width)
+    opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
+    start = 0
+    if state_path.is_file():
+        state = load_checkpoint(state_path, "style training state")
+        if not resume:
+            raise UsageError(f"{state_path} holds a run stopped at step {state['step']}: continue it with --resume, "
+                             "or delete the file to start again")
+        if state.get("fingerprint") != recipe.fingerprint():
+            raise UsageError(f"{state_path} was saved by a run with other options; give the same ones, or delete it")
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start = int(state["step"])
+        log(f"continuing at step {start} of {recipe.steps}")
+    loss_net = LossNetwork(backbone)
+    for p in loss_net.net.parameters():
+        p.requires_grad_(False)
+    grams = loss_net.style_grams(torch.from_numpy(style_image.astype(np.float32))[None])
+    began = time.perf_counter()
+    losses = (float("nan"),) * 3
+    net.train()
+    for step in range(start, recipe.steps):
+        crops = torch.from_numpy(batch_of_crops(pictures, recipe.seed, step, recipe).astype(np.float32))
+        with torch.no_grad():
+            target = loss_net.maps(crops)[loss_net.content_layer]
+        styled = net(crops.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        cl, sl, tv = loss_net.losses(styled, target, grams)
+        loss = recipe.content_weight * cl + recipe.style_weight * sl + recipe.tv_weight * tv
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses = (float(cl.detach()), float(sl.detach()), float(tv.detach()))
+        if progress:
+            progress(step + 1, recipe.steps, float(loss.detach()))
+        if (step + 1) % recipe.checkpoint_every == 0 or step + 1 == recipe.steps:
+            save_checkpoint({"version": STATE_VERSION, "fingerprint": recipe.fingerprint(), "step": step + 1,
+                             "model": net.state_dict(), "optimizer": opt.state_dict()}, state_path)
+    net.eval()
+    digest = hashlib.sha256(Path(style).read_bytes()).hexdigest()
+    metrics = {"content_loss": round(losses[0], 6), "style_loss": round(losses[1], 6),
+               "tv_loss": round(losses[2], 6), "steps": recipe.steps}
+    card = ModelCard(task="style", name=f"{name}_style", output="image",
+                     input=InputSpec(size=(recipe.export_size, recipe.export_size), layout="NCHW", dtype="float32",
+                                     channel_order="rgb", scale=1.0),
+                     metrics=metrics,
+                     provenance=provenance(seed=recipe.seed, command=command, data={
+                         "style": {"file": Path(style).name, "sha256": digest},
+                         "content": {"folder": str(content), "pictures": len(pictures)}},
+                         recipe=asdict(recipe), loss_network=Path(backbone).name))
+    path = out / f"{name}_style.onnx"
+    probe = torch.rand(1, 3, 64, 64) * 255
+    with warnings.catch_warnings():
+        # instance norm always uses the picture's own statistics, in training and after it
+        warnings.filterwarnings("ignore", "ONNX export mode is set to TrainingMode.EVAL", UserWarning)
+        warnings.filterwarnings("ignore", "Constant folding", UserWarning)  # the odd-size resize's slices
+        export_model(net, path, card=card, example=(probe,), input_names=["image"], output_names=["styled"],
+                     dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
+                                   "styled": {0: "batch", 2: "height", 3: "width"}})
+    parity = verify_onnx(path, net, {"image": probe.numpy()}, tol=1e-3)
+    seconds = time.perf_counter() - began
+    log(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): content {losses[0]:.4f}, style {losses[1]:.4f} "
+        f"after {recipe.steps} steps; onnxruntime within {parity:.1e} of torch")
+    return {"path": str(path), "metrics": metrics, "seconds": round(seconds, 1), "parity": parity,
+            "parameters": sum(p.numel() for p in net.parameters())}
