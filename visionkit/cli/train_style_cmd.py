@@ -65,7 +65,8 @@ def run_style(args: argparse.Namespace) -> int:
     recipe = StyleRecipe(seed=args.seed, **{f: getattr(args, f) for f in fields if getattr(args, f) is not None})
     with Progress(recipe.steps, "train style", enabled=not args.quiet) as bar:
         summary = train_style(args.style, args.content, args.out, recipe,
-                              backbone=resolve_model(args.backbone or DEFAULT_BACKBONE), name=args.name, resume=args.resume, command=command_line(), log=logger(args.quiet),
+                              backbone=resolve_model(args.backbone or DEFAULT_BACKBONE), name=args.name,
+                              resume=args.resume, command=command_line(), log=logger(args.quiet),
                               progress=lambda i, n, loss: bar.update(1, loss=loss))
     if args.json:
         print(json.dumps(summary, indent=2))
