@@ -164,3 +164,22 @@ def test_style_pictures_of_any_kind(tmp_path, capsys, style, message):
         assert code == 2 and message in err and "Traceback" not in err
     else:
         assert code == 0, err
+
+
+def test_score_measures_any_stylised_picture(tmp_path, capsys):
+    pytest.importorskip("torch")
+    photo = np.clip(np.random.default_rng(0).normal(120, 30, (48, 64, 3)), 0, 255).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "photo.png"), photo)
+    cv2.imwrite(str(tmp_path / "style.png"), _stripes(64, 64))
+    assert main(["style", "optimize", str(tmp_path / "photo.png"), str(tmp_path / "style.png"), "--size", "64",
+                 "--steps", "30", "--style-weight", "5", "--out", str(tmp_path / "styled.png")]) == 0
+    (tmp_path / "broken.png").write_text("no")
+    capsys.readouterr()
+    code = main(["style", "score", str(tmp_path / "photo.png"), str(tmp_path / "style.png"), str(tmp_path / "photo.png"),
+                 str(tmp_path / "styled.png"), str(tmp_path / "broken.png"), "--size", "64", "--json"])
+    out = capsys.readouterr()
+    rows = [json.loads(line) for line in out.out.splitlines()]
+    assert code == 1 and "broken.png" in out.err  # the bad one listed, the others measured
+    itself, styled = rows
+    assert itself["content_loss"] < 1e-6  # the photo has its own content exactly
+    assert styled["style_loss"] < itself["style_loss"]  # the optimised picture is nearer the style

@@ -118,3 +118,20 @@ def optimise(loss_net: LossNetwork, content: np.ndarray, style: np.ndarray, *, s
         cl, sl, tv = loss_net.losses(x, content_target, gram_targets)
     picture = x.detach()[0].round().clamp(0, 255).to(t.uint8).numpy()
     return picture, StyleLosses(float(cl), float(sl), float(tv), history)
+
+
+def score(loss_net: LossNetwork, content: np.ndarray, style: np.ndarray, picture: np.ndarray) -> StyleLosses:
+    """How far ``picture`` is from ``content``'s content and ``style``'s style, measured as
+    :func:`optimise` measures (the picture is resized to the content's size first): the same
+    numbers for Gatys's output, a fast network's and a third-party one's."""
+    import cv2
+
+    t = loss_net.torch
+    h, w = content.shape[:2]
+    if picture.shape[:2] != (h, w):
+        picture = cv2.resize(picture, (w, h), interpolation=cv2.INTER_AREA)
+    c, s, p = (t.from_numpy(a.astype(np.float32))[None] for a in (content, style, picture))
+    content_target, grams = loss_net.targets(c, s)
+    with t.no_grad():
+        cl, sl, tv = loss_net.losses(p, content_target, grams)
+    return StyleLosses(float(cl), float(sl), float(tv))
