@@ -161,7 +161,8 @@ class ExplainTask(Task):
 
     def checked(self, scorer: ClassScorer, frame, inputs):
         """The differentiable classifier, once its probabilities on this frame have matched
-        onnxruntime's (the gradient methods check inside their own pass)."""
+        onnxruntime's (for a method that never runs the frame itself: the others check inside
+        their first pass)."""
         model = self.differentiable(scorer)
         expected = self._expected(inputs)
         if expected is not None:
@@ -213,9 +214,10 @@ class ExplainTask(Task):
     def _inversion(self, frame, scorer, inputs) -> Explanation:
         from .nn.synthesis import invert
 
-        model = self.checked(scorer, frame, inputs)
+        model = self.differentiable(scorer)
         layer = self.layer() or model.default_layer()
-        pixels, numbers = invert(model, frame.pixels, layer, steps=self.steps(), seed=int(self.options["seed"]))
+        pixels, numbers = invert(model, frame.pixels, layer, steps=self.steps(), seed=int(self.options["seed"]),
+                                 expected=self._expected(inputs))
         return Explanation("inversion", f"layer {layer}", picture=frame.region.crop(pixels.astype(np.uint8)),
                            numbers={"layer": layer, **numbers})
 
@@ -233,13 +235,15 @@ class ExplainTask(Task):
         if eps != round(eps) or eps < 1:
             eps = float(max(1, round(eps)))
             self.note(f"a picture holds whole grey levels: eps is {eps:g} (levels of 255)")
-        model = self.checked(scorer, frame, inputs)
+        model = self.differentiable(scorer)
+        expected = self._expected(inputs)
         if method == "fgsm":
-            adv = fgsm(model, frame.pixels, frame.mask, cid, eps)
+            adv = fgsm(model, frame.pixels, frame.mask, cid, eps, expected=expected)
         else:
-            adv = pgd(model, frame.pixels, frame.mask, cid, eps, steps=self.steps())
+            adv = pgd(model, frame.pixels, frame.mask, cid, eps, steps=self.steps(), expected=expected)
         adv = adv.astype(np.uint8)
-        before = scorer.probabilities(frame.pixels[None])[0]
+        # the classifier's own probabilities of this frame, unless it did not run on it
+        before = expected if expected is not None else scorer.probabilities(frame.pixels[None])[0]
         after = scorer.probabilities(adv[None])[0]
         old, new = int(np.argmax(before)), int(np.argmax(after))
         delta = adv.astype(np.float32) - frame.pixels

@@ -62,13 +62,17 @@ def class_model(model: Differentiable, size: tuple[int, int], class_id: int, *, 
 
 
 def invert(model: Differentiable, pixels: np.ndarray, layer: str, *, steps: int = 200, seed: int = 0,
-           lr: float = 3.0, tv_weight: float = 0.05,
+           lr: float = 3.0, tv_weight: float = 0.05, expected: np.ndarray | None = None,
            progress: Progress | None = None) -> tuple[np.ndarray, dict[str, float]]:
-    """A picture whose ``layer`` features match those of ``pixels``, found from noise."""
+    """A picture whose ``layer`` features match those of ``pixels``, found from noise; with
+    ``expected`` (onnxruntime's probabilities of ``pixels``) the pass that reads the target
+    features checks the torch copy first."""
     t = model.torch
     with t.no_grad():
-        _, kept = model(model.tensor(pixels, grad=False), keep=[layer])
+        scores, kept = model(model.tensor(pixels, grad=False), keep=[layer])
         target = kept[layer]
+    if expected is not None:
+        model.check(scores, expected)
     scale = float((target**2).sum())
     if scale == 0:
         from visionkit.errors import ModelError
