@@ -9,8 +9,8 @@ in float32, on the ONNX file's own weights, for the operators plain CNN classifi
 The library made for this, ``onnx2torch``, requires torchvision, which cannot be installed
 beside the CPU torch these machines use, so this module covers the operator subset
 visionkit's graphs and common third-party classifiers need. Any other operator is refused by
-name when the model is loaded; callers check the result against onnxruntime
-(:func:`max_relative_difference`) before they trust a gradient.
+name when the model is loaded; callers check the result against onnxruntime before they trust
+a gradient.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from torch import Tensor
 
 from ..errors import ModelError
 
-__all__ = ["OnnxFunction", "SUPPORTED_OPS", "max_relative_difference"]
+__all__ = ["OnnxFunction", "SUPPORTED_OPS"]
 
 
 class _GuidedRelu(torch.autograd.Function):
@@ -239,14 +239,22 @@ class OnnxFunction(torch.nn.Module):
                              f"gradients for this model (occlusion and activations need none)")
         self.guided = guided
         self.constants: dict[str, Tensor] = {t.name: self._tensor(numpy_helper.to_array(t)) for t in graph.initializer}
-        self.nodes = list(graph.node)
+        self.nodes = [n for n in graph.node if n.op_type != "Constant"]
+        for node in graph.node:  # Constant nodes are values, made once like the initialisers
+            if node.op_type == "Constant":
+                value = _attrs(node).get("value")
+                if value is None:
+                    raise ModelError(f"{self.path.name}: Constant node {node.name!r} without a tensor value")
+                self.constants[node.output[0]] = self._tensor(numpy_helper.to_array(value))
+        # attributes parsed once: an optimisation runs the graph hundreds of times
+        self._steps = [(_OPS[n.op_type], list(n.input), list(n.output), _attrs(n)) for n in self.nodes]
         initialised = set(self.constants)
         self.input_names = [i.name for i in graph.input if i.name not in initialised]
         self.output_names = [o.name for o in graph.output]
         #: every tensor the graph computes, by name (what ``keep`` may ask for)
-        self.tensor_names = frozenset(self.input_names) | {o for n in self.nodes for o in n.output}
+        self.tensor_names = frozenset(self.input_names) | {o for n in graph.node for o in n.output}
         #: the operator that makes each tensor
-        self.producers = {o: n.op_type for n in self.nodes for o in n.output}
+        self.producers = {o: n.op_type for n in graph.node for o in n.output}
 
     @staticmethod
     def _tensor(array: np.ndarray) -> Tensor:
@@ -268,29 +276,16 @@ class OnnxFunction(torch.nn.Module):
             if name not in feeds:
                 raise ModelError(f"{self.path.name}: no value for input {name!r}")
             env[name] = feeds[name]
-        for node in self.nodes:
-            if node.op_type == "Constant":
-                a = _attrs(node)
-                value = a.get("value")
-                if value is None:
-                    raise ModelError(f"{self.path.name}: Constant node {node.name!r} without a tensor value")
-                env[node.output[0]] = self._tensor(numpy_helper.to_array(value))
-                continue
-            out = _OPS[node.op_type]([env[n] for n in node.input], _attrs(node), self)
+        for op, inputs, outputs, attrs in self._steps:
+            out = op([env[n] for n in inputs], attrs, self)
             if isinstance(out, tuple):
-                for name, value in zip(node.output, out):
+                for name, value in zip(outputs, out):
                     env[name] = value
             else:
-                env[node.output[0]] = out
+                env[outputs[0]] = out
         wanted = list(self.output_names) + [k for k in keep if k not in self.output_names]
         unknown = [k for k in wanted if k not in env]
         if unknown:
             raise ModelError(f"{self.path.name}: the graph has no tensor named {unknown[0]!r}")
         return {k: env[k] for k in wanted}
 
-
-def max_relative_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """``max |a - b|`` relative to ``max |b|``: how far a conversion is from onnxruntime."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    scale = max(float(np.abs(b).max(initial=0.0)), 1e-12)
-    return float(np.abs(a - b).max(initial=0.0)) / scale
