@@ -168,6 +168,11 @@ def test_cli_flip_rates_per_eps(tmp_path, photo, capsys):
     assert [r["eps"] for r in table] == [1.0, 4.0] and all(r["pictures"] == 1 for r in table)
 
 
+def test_cli_names_the_methods_of_an_unknown_one(capsys):
+    assert main(["explain", "x.png", "--method", "dream"]) == 2
+    assert "must be one of occlusion, saliency, gradcam" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("eps", ["two", "0.5", "0", "300"])
 def test_cli_refuses_bad_eps(capsys, eps):
     assert main(["explain", "x.png", "--method", "fgsm", "--eps", eps]) == 2

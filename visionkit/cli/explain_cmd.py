@@ -16,9 +16,6 @@ from pathlib import Path
 from ..errors import UsageError, printable
 from .model_args import add_model_option, split_models
 
-METHODS = ("occlusion", "saliency", "gradcam", "guided", "activation", "patches", "classmodel", "inversion",
-           "fgsm", "pgd")
-
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
@@ -37,7 +34,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("sources", nargs="+", metavar="IMAGE", help="pictures or folders of pictures")
-    p.add_argument("--method", choices=METHODS, default="gradcam", help="what to show (default: gradcam)")
+    # the methods are the explain task's: its option_choices check the name, in one place
+    p.add_argument("--method", default="gradcam",
+                   help="what to show (default: gradcam; `visionkit tasks --options` lists the methods)")
     p.add_argument("--class", dest="target", default="", metavar="C",
                    help="the class to explain, by name or number (default: the top prediction)")
     p.add_argument("--layer", default="", help="feature map for activation, patches, gradcam, inversion "
