@@ -15,9 +15,6 @@ import sys
 
 from ..errors import UsageError
 
-#: the smallest side a style or content picture may have: below it the deep maps vanish
-MIN_SIDE = 32
-
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("style", parents=[common], help="style transfer tools: optimize (Gatys et al.), score",
@@ -68,34 +65,35 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     sc.set_defaults(func=run_score)
 
 
-def _fit(image, side: int, what: str):
-    import cv2
+def _setup(args: argparse.Namespace):
+    """What optimize and score share: the content and style pictures at their sizes, and the
+    loss network."""
+    from visionkit.plugins.style.nn.gatys import MIN_SIDE, LossNetwork, at_long_side
 
-    h, w = image.shape[:2]
-    if min(h, w) < MIN_SIDE:
-        raise UsageError(f"the {what} picture is {w}x{h}: at least {MIN_SIDE} px a side are needed")
-    s = side / max(h, w)
-    size = (max(MIN_SIDE, round(w * s)), max(MIN_SIDE, round(h * s)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+    from ..bundled import resolve_model
+    from ..imageio import read_image
+
+    if not MIN_SIDE <= args.size <= 4096:
+        raise UsageError(f"--size is between {MIN_SIDE} and 4096, not {args.size}")
+    content = at_long_side(read_image(args.content), args.size, "content")
+    style = at_long_side(read_image(args.style), args.style_size or args.size, "style")
+    layers = [s.strip() for s in args.style_layers.split(",") if s.strip()]
+    net = LossNetwork(resolve_model(args.backbone), content_layer=args.content_layer, style_layers=layers)
+    return content, style, net
 
 
 def run_optimize(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..bundled import resolve_model
-    from ..imageio import read_image, write_image
-    from visionkit.plugins.style.nn.gatys import LossNetwork, optimise
+    from visionkit.plugins.style.nn.gatys import optimise
     from visionkit.plugins.style.runtime import keep_colours
+
+    from ..imageio import write_image
     from ..progress import Progress
 
-    if not MIN_SIDE <= args.size <= 4096:
-        raise UsageError(f"--size is between {MIN_SIDE} and 4096, not {args.size}")
     if args.steps < 1:
         raise UsageError("--steps must be at least 1")
-    content = _fit(read_image(args.content), args.size, "content")
-    style = _fit(read_image(args.style), args.style_size or args.size, "style")
-    layers = [s.strip() for s in args.style_layers.split(",") if s.strip()]
-    net = LossNetwork(resolve_model(args.backbone), content_layer=args.content_layer, style_layers=layers)
+    content, style, net = _setup(args)
     with Progress(args.steps, "style optimize") as bar:
         picture, losses = optimise(net, content, style, steps=args.steps, style_weight=args.style_weight,
                                    content_weight=args.content_weight, tv_weight=args.tv_weight,
@@ -118,18 +116,12 @@ def run_optimize(args: argparse.Namespace) -> int:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from visionkit.plugins.style.nn.gatys import LossNetwork, score
+    from visionkit.plugins.style.nn.gatys import score
 
-    from ..bundled import resolve_model
     from ..errors import VisionkitError, printable
     from ..imageio import read_image
 
-    if not MIN_SIDE <= args.size <= 4096:
-        raise UsageError(f"--size is between {MIN_SIDE} and 4096, not {args.size}")
-    content = _fit(read_image(args.content), args.size, "content")
-    style = _fit(read_image(args.style), args.style_size or args.size, "style")
-    layers = [s.strip() for s in args.style_layers.split(",") if s.strip()]
-    net = LossNetwork(resolve_model(args.backbone), content_layer=args.content_layer, style_layers=layers)
+    content, style, net = _setup(args)
     failed = 0
     for path in args.pictures:
         try:

@@ -24,6 +24,23 @@ import numpy as np
 from visionkit.errors import require
 
 Progress = Callable[[int, int, float], None]
+#: the smallest side of a picture the loss network measures: below it the deep maps vanish
+MIN_SIDE = 32
+
+
+def at_long_side(image: np.ndarray, side: int, what: str) -> np.ndarray:
+    """``image`` scaled to ``side`` on its long side (a content or style picture); one line for
+    one too small to measure."""
+    import cv2
+
+    from visionkit.errors import UsageError
+
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise UsageError(f"the {what} picture is {w}x{h}: at least {MIN_SIDE} px a side are needed")
+    s = side / max(h, w)
+    size = (max(MIN_SIDE, round(w * s)), max(MIN_SIDE, round(h * s)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
 
 
 @dataclass

@@ -30,7 +30,7 @@ from visionkit.imageio import IMAGE_EXTENSIONS, read_image
 from visionkit.nn.checkpoints import load_checkpoint, save_checkpoint
 from visionkit.nn.export import export_model, provenance, verify_onnx
 
-from .gatys import LossNetwork
+from .gatys import LossNetwork, at_long_side
 from .transformer import transformer_net
 
 DEFAULT_BACKBONE = "asset:efficientnet_lite0_backbone.onnx"
@@ -109,12 +109,7 @@ def train_style(style: str | Path, content: str | Path, out: str | Path, recipe:
                          "need room")
     out = Path(out)
     state_path = out / f"{name}_style.state.pt"
-    style_image = read_image(style)
-    if min(style_image.shape[:2]) < 32:
-        raise UsageError(f"{style}: a style picture needs at least 32 px a side")
-    s = recipe.size / max(style_image.shape[:2])
-    style_image = cv2.resize(style_image, (max(32, round(style_image.shape[1] * s)),
-                                           max(32, round(style_image.shape[0] * s))), interpolation=cv2.INTER_AREA)
+    style_image = at_long_side(read_image(style), recipe.size, "style")
     pictures = content_pictures(content, recipe.size, log)
     torch.manual_seed(recipe.seed)
     net = transformer_net(recipe.width)
