@@ -111,12 +111,22 @@ class ExplainTask(Task):
         return Explanation("occlusion", _class_target(scorer, cid), heatmap=frame.heat(np.maximum(heat, 0)),
                            numbers=numbers)
 
-    def _activation(self, frame, scorer, inputs) -> Explanation:
-        layer = self.layer()
-        feats = inputs.context.features_batch(to_tensor(frame.pixels, scorer.spec))
+    def _layer_maps(self, frame, scorer, inputs, layer: str):
+        """``(frame, maps, cells)``: the frame as the backbone saw it, one layer's maps of it, and
+        the cells over the picture. The maps are the pipeline's own backbone pass of this frame."""
+        spec = inputs.context.backbone.card.input
+        if not scorer.on_backbone:  # a standalone classifier saw the frame at its own size
+            frame = _Frame(inputs.image, spec)
+        feats = inputs.features
+        if feats is None:
+            feats = inputs.context.features_batch(to_tensor(frame.pixels, spec))
         maps = layer_map(feats, layer)
         stride = frame.pixels.shape[0] // maps.shape[1]
-        cells = picture_cells(frame.region, stride, maps.shape[1:])
+        return frame, maps, picture_cells(frame.region, stride, maps.shape[1:])
+
+    def _activation(self, frame, scorer, inputs) -> Explanation:
+        layer = self.layer()
+        frame, maps, cells = self._layer_maps(frame, scorer, inputs, layer)
         channel = self._channel(maps, cells)
         grid = np.maximum(maps[channel], 0)
         numbers = {"layer": layer, "channel": channel, "channels": int(maps.shape[0]),
@@ -137,13 +147,12 @@ class ExplainTask(Task):
         layer = self.layer()
         channel = int(self.options["channel"])
         if channel < 0:
-            maps = layer_map(inputs.context.features_batch(to_tensor(frame.pixels, scorer.spec)), layer)
-            stride = frame.pixels.shape[0] // maps.shape[1]
-            channel = strongest_channel(maps, picture_cells(frame.region, stride, maps.shape[1:]))
+            _, maps, cells = self._layer_maps(frame, scorer, inputs, layer)
+            channel = strongest_channel(maps, cells)
         key = (str(inputs.context.backbone.path), folder, layer, channel, int(self.options["images"]))
         found = self._patch_cache.pop(key, None)
         if found is None:  # a folder is searched once per unit, not once per frame
-            found = TopPatches(inputs.context.features_batch, scorer.spec, layer, channel)
+            found = TopPatches(inputs.context.features_batch, inputs.context.backbone.card.input, layer, channel)
             found.add(folder_images(folder, int(self.options["images"])))
         self._patch_cache[key] = found  # the newest last; the oldest goes beyond PATCH_CACHE
         while len(self._patch_cache) > PATCH_CACHE:
