@@ -1,12 +1,15 @@
 """Style transfer: a picture in the style of another, from a network whose output is an image.
 
-Layout: ``runtime.py`` runs a fast style network (any with a card whose output is ``image``:
-the card says the output's channel order and scale) and turns its output back into a picture
-of the frame's size, with the options that do not need a new network: strength (a blend with
-the frame) and keeping the frame's colours (luminance-only transfer). ``painter.py`` and
-``panel.py`` give the app its before/after split; ``nn/`` is the torch half: Gatys et al.'s
-optimisation (``gatys.py``, ``visionkit style optimize``), the fast network (``transformer.py``)
-and its training (``train.py``, ``visionkit train style``).
+Layout: ``runtime.py`` is the task, which runs the network the ``style`` option picks, and the
+decoder of fast style networks (a card whose output is ``image``); ``arbitrary.py`` runs the
+arbitrary-style network (AdaIN: any style picture, a decoder on the shared backbone's maps);
+``picture.py`` turns a network's output into a picture of the frame's size with the options
+that need no network (strength, keeping the frame's colours, size); ``paintings.py`` draws
+style pictures from a seed. ``painter.py`` and ``panel.py`` give the app its before/after split
+and style pickers. ``nn/`` is the torch half: Gatys et al.'s optimisation (``gatys.py``,
+``visionkit style optimize``), the fast network (``transformer.py``, ``train.py``, ``visionkit
+train style``), the AdaIN decoder (``adain.py``, ``train_adain.py``, ``visionkit train adain``)
+and where training pictures come from (``pictures.py``).
 """
 
 from visionkit.hookspecs import hookimpl
@@ -17,8 +20,9 @@ from visionkit.registry import DecoderSpec, PainterSpec, PanelSpec, TaskSpec
 def visionkit_register_tasks(registry):
     registry.add(TaskSpec(
         name="style",
-        summary="the picture in the style of a fast style network (its card's output: image)",
+        summary="the picture in the style of any style picture (AdaIN), or of a fast style network",
         factory="visionkit.plugins.style.runtime:StyleTask",
+        default_model="asset:style_adain.onnx",
     ))
 
 
@@ -28,6 +32,12 @@ def visionkit_register_decoders(registry):
         name="image",
         summary="the output is a picture (channel order and scale as the input's, or as the card's config says)",
         factory="visionkit.plugins.style.runtime:ImageOutput",
+        task="style",
+    ))
+    registry.add(DecoderSpec(
+        name="adain",
+        summary="a decoder on the backbone's maps renormalised to a style picture's statistics (AdaIN)",
+        factory="visionkit.plugins.style.arbitrary:AdainOutput",
         task="style",
     ))
 

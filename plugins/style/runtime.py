@@ -1,50 +1,113 @@
-"""Style transfer at run time: a feed-forward style network's output image -> :class:`StyledImage`.
+"""Style transfer at run time: the ``style`` task and the fixed-style networks' decoder.
 
-A fast style network (Johnson, Alahi & Fei-Fei 2016) maps a picture to the same picture in the
-style it was trained on. Many are exported with a fixed input size: the frame is resized to it
-(as its card says) and the output resized back to the frame (or to ``size`` on its long side).
-Its card's output is ``image`` (the decoder here); the output's channel order and scale are
-the input's unless the card's ``config`` says otherwise:
+Two kinds of network paint the picture. A fast style network (Johnson, Alahi & Fei-Fei 2016)
+knows one style and maps a picture to it; its card's output is ``image`` (:class:`ImageOutput`).
+Many are exported with a fixed input size: the frame is resized to it (as its card says) and the
+output resized back. The output's channel order and scale are the input's unless the card's
+``config`` says otherwise:
 
 ``output_channel_order``  ``"rgb"`` or ``"bgr"``
 ``output_scale``          what one grey level is in the output: 1 for 0-255 outputs, ``1/255``
                           for 0-1 ones; values outside 0-255 are clamped
 
-Options that need no other network: ``strength`` blends the styled picture with the frame
-(1 = the network's picture), ``keep_colours`` keeps the frame's colours and takes only the
-lightness from the network (Gatys et al. 2016, "Preserving color in neural artistic style
-transfer": luminance-only transfer), ``size`` sets the output's long side (0: the frame's).
+The arbitrary-style network (the default model; card output ``adain``, :mod:`.arbitrary`) takes
+any style picture at run time. The ``style`` option names what to paint with: a picture file or
+a built-in painting (``mosaic``, ``strokes:7``; :mod:`.paintings`) for the arbitrary-style
+network, or another style network's ``.onnx`` file, which then runs instead of the task's model
+(empty: the model's own style). ``strength``, ``keep_colours`` and ``size`` are described in
+:mod:`.picture`.
 """
 
 from __future__ import annotations
 
-import time
+import os
 from typing import Any, ClassVar, Mapping
 
-import cv2
 import numpy as np
 
-from visionkit.errors import ModelError
-from visionkit.results import StyledImage
+from visionkit.errors import ModelError, UsageError
+from visionkit.preprocess import preprocess
+from visionkit.runtime import load_model
 from visionkit.tasks import DecoderTask, TaskInputs
+
+from .arbitrary import AdainOutput, style_value
+from .picture import MAX_OUTPUT_SIDE, finish_picture, network_picture
 
 #: a picture this many times the network's input side loses detail when squeezed into it
 LARGE_FACTOR = 3
-#: the largest output side accepted from a network (a wrong card or a broken model beyond it)
-MAX_OUTPUT_SIDE = 8192
+#: the card outputs of the style networks this task runs, by decoder
+DECODERS = {"image": lambda model: ImageOutput(model), "adain": lambda model: AdainOutput(model)}
 
 
 class StyleTask(DecoderTask):
     name: ClassVar[str] = "style"
-    default_options: ClassVar[Mapping[str, Any]] = {"strength": 1.0, "keep_colours": False, "size": 0}
+    default_options: ClassVar[Mapping[str, Any]] = {"style": "", "strength": 1.0, "keep_colours": False, "size": 0}
     option_limits: ClassVar[Mapping[str, tuple]] = {"strength": (0.0, 1.0), "size": (0, MAX_OUTPUT_SIDE)}
 
     def __init__(self, model, **options: Any) -> None:
-        if model is not None and model.card.is_head:
-            raise ModelError(f"{model.path.name}: style networks take the picture, not the backbone's maps")
+        #: style networks named by the ``style`` option: path -> (model, decoder)
+        self._named: dict[str, tuple[Any, Any]] = {}
         super().__init__(model, **options)
-        if isinstance(self._decoder, ImageOutput):
-            self._decoder.note = self.note
+        if model is not None and model.card.is_head and model.card.output != "adain":
+            raise ModelError(f"{model.path.name}: style heads read the backbone's maps through an adain card")
+        self._wire(self._decoder)
+        self._network()  # a style that cannot be painted is refused now, not at the first frame
+
+    def _wire(self, decoder) -> None:
+        decoder.note = self.note
+
+    def set_options(self, **options: Any) -> None:
+        super().set_options(**options)
+        if "style" in options and hasattr(self, "_decoder"):
+            self._network()
+
+    def _network(self) -> tuple[Any, Any]:
+        """(model, decoder) that paints the ``style`` option."""
+        value = str(self.options["style"])
+        if value.lower().endswith(".onnx"):
+            if value not in self._named:
+                self._named[value] = self._load(value)
+            return self._named[value]
+        if not isinstance(self._decoder, AdainOutput):
+            if value:
+                raise UsageError(f"{self.model_name_of(self.model)} paints one style; a style picture needs the "
+                                 "arbitrary-style network (the style task's default model)")
+        else:
+            self._decoder.prepare(style_value(self.options))
+        return self.model, self._decoder
+
+    def _load(self, path: str) -> tuple[Any, Any]:
+        if not os.path.isfile(path):
+            raise UsageError(f"style model {path}: no such file")
+        model = load_model(path, device=self.model.device if self.model else "auto",
+                           threads=self.model.threads if self.model else None)
+        if model.card.task != "style" or model.card.output not in DECODERS:
+            raise ModelError(f"{model.path.name} is not a style network (its card: task {model.card.task!r}, "
+                             f"output {model.card.output!r}; a style network's output is image or adain)")
+        decoder = DECODERS[model.card.output](model)
+        self._wire(decoder)
+        return model, decoder
+
+    @staticmethod
+    def model_name_of(model) -> str:
+        return model.path.name if model is not None else "this task"
+
+    @property
+    def model_name(self) -> str:
+        return self.model_name_of(self._network()[0])
+
+    def forward(self, inputs: TaskInputs) -> list[np.ndarray]:
+        model, decoder = self._network()
+        if isinstance(decoder, AdainOutput):
+            return decoder.run(inputs, self.options)
+        if model is self.model:
+            return super().forward(inputs)
+        tensor, _ = preprocess(inputs.image, model.card.input)
+        return model.run({model.inputs[0].name: tensor})
+
+    def decode(self, outputs: list[np.ndarray], inputs: TaskInputs) -> Any:
+        model, decoder = self._network()
+        return decoder(outputs, inputs, model.card, self.options)
 
 
 class ImageOutput:
@@ -54,6 +117,7 @@ class ImageOutput:
         card = model.card
         self.name = model.path.name
         self.style = card.name or model.path.stem
+        self.size = tuple(card.input.size) if card.input is not None else (0, 0)
         self.note = lambda text: None
         order = str(card.config.get("output_channel_order", card.input.channel_order)).lower()
         if order not in ("rgb", "bgr"):
@@ -66,54 +130,11 @@ class ImageOutput:
         if not self.scale > 0:
             raise ModelError(f"{self.name}: card config output_scale must be positive")
 
-    def __call__(self, outputs: list[np.ndarray], inputs: TaskInputs, card, options: Mapping[str, Any]) -> StyledImage:
-        start = time.perf_counter()
-        picture = self.picture(outputs[0])
+    def __call__(self, outputs: list[np.ndarray], inputs: TaskInputs, card, options: Mapping[str, Any]):
+        picture = network_picture(outputs[0], self.name, bgr=self.bgr, scale=self.scale)
         h, w = inputs.image.shape[:2]
-        net_h, net_w = inputs.input_size if inputs.input_size != (0, 0) else picture.shape[:2]
+        net_h, net_w = self.size if self.size != (0, 0) else picture.shape[:2]
         if max(h, w) > LARGE_FACTOR * max(net_h, net_w):
             self.note(f"{w}x{h} pictures are styled at the network's {net_w}x{net_h} and enlarged: fine detail "
                       f"is lost (pass a smaller picture, or set style.size)")
-        up = w > picture.shape[1]
-        picture = cv2.resize(picture, (w, h), interpolation=cv2.INTER_CUBIC if up else cv2.INTER_AREA)
-        if options["keep_colours"]:
-            picture = keep_colours(inputs.image, picture)
-        strength = float(options["strength"])
-        if strength < 1.0:
-            picture = cv2.addWeighted(picture, strength, inputs.image, 1.0 - strength, 0.0)
-        size = int(options["size"])
-        if size:
-            s = size / max(h, w)
-            picture = cv2.resize(picture, (max(1, round(w * s)), max(1, round(h * s))),
-                                 interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
-        ms = (time.perf_counter() - start) * 1000
-        return StyledImage(np.ascontiguousarray(picture), style=self.style, info={
-            "strength": strength, "keep_colours": bool(options["keep_colours"]),
-            "network_size": [int(net_w), int(net_h)], "postprocess_ms": round(ms, 2)}, original=inputs.image)
-
-    def picture(self, raw: np.ndarray) -> np.ndarray:
-        """The network's output (1, 3, H, W) or (1, H, W, 3) -> RGB uint8 (H, W, 3)."""
-        out = np.asarray(raw)
-        if out.ndim == 4 and out.shape[0] == 1:
-            out = out[0]
-        if out.ndim != 3 or 3 not in (out.shape[0], out.shape[2]):
-            raise ModelError(f"{self.name}: output of shape {tuple(np.shape(raw))} is not one 3-channel picture")
-        if out.shape[0] == 3 and out.shape[2] != 3:
-            out = out.transpose(1, 2, 0)
-        if min(out.shape[:2]) < 8 or max(out.shape[:2]) > MAX_OUTPUT_SIDE:
-            raise ModelError(f"{self.name}: an output picture of {out.shape[1]}x{out.shape[0]} is not a picture to show")
-        if not np.issubdtype(out.dtype, np.number):
-            raise ModelError(f"{self.name}: output of type {out.dtype} is not pixel values")
-        values = out.astype(np.float32) / self.scale
-        if not np.isfinite(values).all():
-            raise ModelError(f"{self.name}: the output holds NaN or infinite values")
-        picture = np.clip(values, 0, 255).round().astype(np.uint8)
-        return np.ascontiguousarray(picture[..., ::-1] if self.bgr else picture)
-
-
-def keep_colours(content: np.ndarray, styled: np.ndarray) -> np.ndarray:
-    """``styled``'s lightness with ``content``'s colour (the chroma channels of YCrCb)."""
-    styled_ycc = cv2.cvtColor(styled, cv2.COLOR_RGB2YCrCb)
-    content_ycc = cv2.cvtColor(content, cv2.COLOR_RGB2YCrCb)
-    content_ycc[..., 0] = styled_ycc[..., 0]
-    return cv2.cvtColor(content_ycc, cv2.COLOR_YCrCb2RGB)
+        return finish_picture(picture, inputs, options, style=self.style, network_size=(net_h, net_w))

@@ -64,3 +64,48 @@ def test_comparing_in_the_app_redraws_the_canvas(qtbot, make_window, tmp_path):
     assert not np.array_equal(window.canvas.rendered, styled)
     panel.compare.setChecked(False)
     assert np.array_equal(window.canvas.rendered, styled)
+
+
+def test_the_pickers_ask_for_a_style_and_a_strength(qtbot, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from visionkit.imageio import write_image
+
+    panel = StylePanel()
+    qtbot.addWidget(panel)
+    panel.show_options({"style": "mosaic", "strength": 0.5})
+    assert panel.style_list.currentData() == "mosaic" and panel.strength.value() == 50
+    assert not panel.preview.pixmap().isNull()  # the painting is shown
+    with qtbot.waitSignal(panel.option_requested) as blocker:
+        panel.style_list.activated.emit(panel.style_list.findData("ink"))
+    assert blocker.args == ["style", "ink"]
+    with qtbot.waitSignal(panel.option_requested) as blocker:
+        panel.strength.setValue(30)
+    assert blocker.args == ["strength", 0.3]
+    picture = write_image(tmp_path / "starry.png", np.full((40, 40, 3), 90, np.uint8))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(picture))])
+    drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(panel.option_requested) as blocker:
+        panel.dropEvent(drop)
+    assert blocker.args == ["style", str(picture)]
+    assert panel.style_list.currentText() == "starry.png"  # the list keeps the chosen picture
+
+
+def test_a_picked_style_repaints_the_frame_in_the_app(qtbot, make_window, tmp_path):
+    from visionkit.imageio import write_image
+
+    from .conftest import wait_result
+
+    frame = np.random.default_rng(0).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    write_image(tmp_path / "photo.png", frame)
+    window = make_window(tasks=["style"])
+    wait_result(qtbot, window, lambda: window.open_source(str(tmp_path / "photo.png")), timeout=30000)
+    before = window.canvas.rendered.copy()
+    panel = window.panels.panels["style"]
+    wait_result(qtbot, window, lambda: panel.request_style("bands:4"), timeout=30000)
+    assert not np.array_equal(window.canvas.rendered, before)
+    assert "bands:4" in panel.summary.text()
+    assert window.tasks_panel.boxes["style"].editors["style"].text() == "bands:4"

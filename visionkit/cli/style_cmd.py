@@ -16,6 +16,9 @@ import sys
 from ..errors import UsageError
 
 
+STYLE_HELP = "the style picture, or a built-in painting: mosaic, strokes, bands, dots, ink (KIND:SEED for others)"
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("style", parents=[common], help="style transfer tools: optimize (Gatys et al.), score",
                        description="Style transfer that needs torch (the [train] extra).")
@@ -27,7 +30,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         epilog="example:\n  visionkit style optimize photo.jpg starry.jpg --out photo_starry.png --size 384",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     o.add_argument("content")
-    o.add_argument("style")
+    o.add_argument("style", help=STYLE_HELP)
     o.add_argument("--out", "-o", default=None, help="where the picture goes (default: CONTENT_styled.png)")
     o.add_argument("--size", type=int, default=384, help="long side of the picture optimised (default: 384)")
     o.add_argument("--style-size", type=int, default=None, help="long side the style picture is seen at "
@@ -54,7 +57,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         epilog="example:\n  visionkit style score photo.jpg starry.jpg optimized.png fast.png candy.png",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sc.add_argument("content")
-    sc.add_argument("style")
+    sc.add_argument("style", help=STYLE_HELP)
     sc.add_argument("pictures", nargs="+", metavar="STYLED")
     sc.add_argument("--size", type=int, default=384, help="long side the content photo is measured at (default: 384)")
     sc.add_argument("--style-size", type=int, default=None, help="long side of the style picture (default: --size)")
@@ -68,6 +71,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def _setup(args: argparse.Namespace):
     """What optimize and score share: the content and style pictures at their sizes, and the
     loss network."""
+    from visionkit.plugins.style.arbitrary import style_picture
     from visionkit.plugins.style.nn.gatys import MIN_SIDE, LossNetwork, at_long_side
 
     from ..bundled import resolve_model
@@ -76,7 +80,7 @@ def _setup(args: argparse.Namespace):
     if not MIN_SIDE <= args.size <= 4096:
         raise UsageError(f"--size is between {MIN_SIDE} and 4096, not {args.size}")
     content = at_long_side(read_image(args.content), args.size, "content")
-    style = at_long_side(read_image(args.style), args.style_size or args.size, "style")
+    style = at_long_side(style_picture(args.style)[1], args.style_size or args.size, "style")
     layers = [s.strip() for s in args.style_layers.split(",") if s.strip()]
     net = LossNetwork(resolve_model(args.backbone), content_layer=args.content_layer, style_layers=layers)
     return content, style, net
@@ -86,7 +90,7 @@ def run_optimize(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from visionkit.plugins.style.nn.gatys import optimise
-    from visionkit.plugins.style.runtime import keep_colours
+    from visionkit.plugins.style.picture import keep_colours
 
     from ..imageio import write_image
     from ..progress import Progress

@@ -1,10 +1,11 @@
 """``visionkit train style``: a fast style network for one style, with a perceptual loss on the
 frozen ImageNet backbone.
 
-The network (:mod:`.transformer`) learns to repaint any picture in the style of one picture:
-on random crops of the content pictures, its output's ``c4`` map must match the crop's and the
-Gram matrices of its ``c2``-``c4`` maps the style picture's (the loss of :mod:`.gatys`), under a
-total-variation prior. Content pictures come from the user's folder. A run saves its state
+The network (:mod:`.transformer`) learns to repaint any picture in the style of one picture (a
+file, or a built-in painting by name): on random crops of the content pictures, its output's
+``c4`` map must match the crop's and the Gram matrices of its ``c2``-``c4`` maps the style
+picture's (the loss of :mod:`.gatys`), under a total-variation prior. Content pictures come
+from the user's folder or the scikit-image wheel's photos (:mod:`.pictures`). A run saves its state
 every ``checkpoint_every`` steps (``OUT/NAME_style.state.pt``) and continues from it with
 ``resume``; each step's crops follow from the seed and the step number alone, so a resumed run
 sees the same pictures an uninterrupted one would. The result is a single-file ONNX model with
@@ -20,17 +21,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import cv2
 import numpy as np
 import torch
 
 from visionkit.cards import InputSpec, ModelCard
-from visionkit.errors import UsageError, VisionkitError
-from visionkit.imageio import IMAGE_EXTENSIONS, read_image
+from visionkit.errors import UsageError
+from visionkit.imageio import read_image
 from visionkit.nn.checkpoints import load_checkpoint, save_checkpoint
 from visionkit.nn.export import export_model, provenance, verify_onnx
 
+from ..paintings import painting, parse_name
 from .gatys import LossNetwork, at_long_side
+from .pictures import load_pictures, random_crop
 from .transformer import transformer_net
 
 DEFAULT_BACKBONE = "asset:efficientnet_lite0_backbone.onnx"
@@ -56,43 +58,11 @@ class StyleRecipe:
         return {k: v for k, v in asdict(self).items() if k not in ("steps", "checkpoint_every")}
 
 
-def content_pictures(folder: str | Path, size: int, log: Callable[[str], None]) -> list[np.ndarray]:
-    """The readable pictures of a folder, each at least ``size`` on its short side (smaller ones
-    enlarged); unreadable ones are counted and left out."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise UsageError(f"{folder}: --content is a folder of pictures")
-    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
-    pictures, bad = [], 0
-    for path in paths:
-        try:
-            image = read_image(path)
-        except VisionkitError:  # one unreadable file must not end the run
-            bad += 1
-            continue
-        s = size / min(image.shape[:2])
-        if s > 1:
-            image = cv2.resize(image, (round(image.shape[1] * s) + 1, round(image.shape[0] * s) + 1),
-                               interpolation=cv2.INTER_CUBIC)
-        pictures.append(image)
-    if bad:
-        log(f"{bad} unreadable file(s) in {folder} left out")
-    if not pictures:
-        raise UsageError(f"{folder}: no readable pictures to train on")
-    return pictures
-
-
 def batch_of_crops(pictures: list[np.ndarray], seed: int, step: int, recipe: StyleRecipe) -> np.ndarray:
     """(N, size, size, 3) uint8 random crops, some flipped: a function of (seed, step) alone."""
     rng = np.random.default_rng([seed, step])
-    out = np.empty((recipe.batch_size, recipe.size, recipe.size, 3), np.uint8)
-    for i in range(recipe.batch_size):
-        image = pictures[int(rng.integers(len(pictures)))]
-        h, w = image.shape[:2]
-        y, x = int(rng.integers(h - recipe.size + 1)), int(rng.integers(w - recipe.size + 1))
-        crop = image[y : y + recipe.size, x : x + recipe.size]
-        out[i] = crop[:, ::-1] if rng.random() < 0.5 else crop
-    return out
+    return np.stack([random_crop(rng, pictures[int(rng.integers(len(pictures)))], recipe.size)
+                     for _ in range(recipe.batch_size)])
 
 
 def train_style(style: str | Path, content: str | Path, out: str | Path, recipe: StyleRecipe = StyleRecipe(), *,
@@ -103,14 +73,15 @@ def train_style(style: str | Path, content: str | Path, out: str | Path, recipe:
 
     ``backbone`` is the loss network's ONNX file (the bundled one is
     ``visionkit.bundled.resolve_model(DEFAULT_BACKBONE)``)."""
-    name = name or Path(style).stem
+    named = parse_name(str(style))
+    name = name or (str(style).replace(":", "_") if named else Path(style).stem)
     if recipe.size < 64 or recipe.export_size < 32:
         raise UsageError("--size is at least 64 and --export-size at least 32: the loss network's deep maps "
                          "need room")
     out = Path(out)
     state_path = out / f"{name}_style.state.pt"
-    style_image = at_long_side(read_image(style), recipe.size, "style")
-    pictures = content_pictures(content, recipe.size, log)
+    style_image = at_long_side(painting(*named, recipe.size) if named else read_image(style), recipe.size, "style")
+    pictures, names = load_pictures(content, recipe.size, log)
     torch.manual_seed(recipe.seed)
     net = transformer_net(recipe.width)
     opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
@@ -150,7 +121,8 @@ def train_style(style: str | Path, content: str | Path, out: str | Path, recipe:
             save_checkpoint({"version": STATE_VERSION, "fingerprint": recipe.fingerprint(), "step": step + 1,
                              "model": net.state_dict(), "optimizer": opt.state_dict()}, state_path)
     net.eval()
-    digest = hashlib.sha256(Path(style).read_bytes()).hexdigest()
+    made = {"painting": str(style)} if named else {
+        "file": Path(style).name, "sha256": hashlib.sha256(Path(style).read_bytes()).hexdigest()}
     metrics = {"content_loss": round(losses[0], 6), "style_loss": round(losses[1], 6),
                "tv_loss": round(losses[2], 6), "steps": recipe.steps}
     card = ModelCard(task="style", name=f"{name}_style", output="image",
@@ -158,8 +130,8 @@ def train_style(style: str | Path, content: str | Path, out: str | Path, recipe:
                                      channel_order="rgb", scale=1.0),
                      metrics=metrics,
                      provenance=provenance(seed=recipe.seed, command=command, data={
-                         "style": {"file": Path(style).name, "sha256": digest},
-                         "content": {"folder": str(content), "pictures": len(pictures)}},
+                         "style": made,
+                         "content": {"source": str(content), "pictures": names}},
                          recipe=asdict(recipe), loss_network=Path(backbone).name))
     path = out / f"{name}_style.onnx"
     probe = torch.rand(1, 3, 64, 64) * 255
