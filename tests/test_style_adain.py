@@ -157,3 +157,31 @@ def test_colour_matching_gives_the_target_mean_and_covariance():
     t_mean, t_cov = colour_statistics(target)
     np.testing.assert_allclose(mean, t_mean, atol=1.0)
     np.testing.assert_allclose(cov, t_cov, atol=12)
+
+
+def test_the_bundled_fast_network_paints_its_painting(tmp_path):
+    """The bundled fast network, on a scene it never saw: much nearer its painting's style than
+    the scene was, the content within the bound its card states, at its card's 320 px."""
+    pytest.importorskip("torch")
+    from visionkit.plugins.style.nn.gatys import LossNetwork, score
+
+    content = cv2.resize(vk.read_image(sample_picture()), (256, 192))
+    pipe = vk.Pipeline("style", models={"style": str(models_dir() / "mosaic_style.onnx")}, threads=1)
+    result = pipe(content)["style"]
+    assert result.style == "mosaic_style" and result.info["network_size"] == [320, 320]
+    card = pipe.tasks["style"].card
+    assert card.provenance["data"]["style"] == {"painting": "mosaic"}
+    style = painting("mosaic", 1, 256)
+    net = LossNetwork(models_dir() / "efficientnet_lite0_backbone.onnx")
+    before, after = score(net, content, style, content), score(net, content, style, result.image)
+    assert after.style < 0.5 * before.style
+    assert after.content < 1.5 * card.metrics["content_loss"]
+    with pytest.raises(UsageError, match="paints one style"):
+        pipe.set_options("style", style="ink")
+
+
+def test_a_refused_style_leaves_the_one_in_force(photo, tmp_path):
+    pipe = vk.Pipeline("style", threads=1, options={"style": {"style": "ink:2"}})
+    with pytest.raises(UsageError):
+        pipe.set_options("style", style=str(tmp_path / "missing.png"))
+    assert pipe.tasks["style"].options["style"] == "ink:2" and pipe(photo)["style"].style == "ink:2"

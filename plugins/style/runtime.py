@@ -57,9 +57,14 @@ class StyleTask(DecoderTask):
         decoder.note = self.note
 
     def set_options(self, **options: Any) -> None:
+        before = dict(getattr(self, "options", {}))
         super().set_options(**options)
         if "style" in options and hasattr(self, "_decoder"):
-            self._network()
+            try:
+                self._network()
+            except Exception:
+                self.options = before  # a style that cannot be painted leaves the one in force
+                raise
 
     def _network(self) -> tuple[Any, Any]:
         """(model, decoder) that paints the ``style`` option."""

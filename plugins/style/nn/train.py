@@ -9,7 +9,8 @@ from the user's folder or the scikit-image wheel's photos (:mod:`.pictures`). A 
 every ``checkpoint_every`` steps (``OUT/NAME_style.state.pt``) and continues from it with
 ``resume``; each step's crops follow from the seed and the step number alone, so a resumed run
 sees the same pictures an uninterrupted one would. The result is a single-file ONNX model with
-its card (output ``image``, RGB 0-255 in and out), checked against torch in onnxruntime.
+its card (output ``image``, RGB 0-255 in and out), checked against torch in onnxruntime; the
+card's losses are measured on crops no step drew (:func:`evaluate`).
 """
 
 from __future__ import annotations
@@ -58,11 +59,59 @@ class StyleRecipe:
         return {k: v for k, v in asdict(self).items() if k not in ("steps", "checkpoint_every")}
 
 
+def continue_from(state_path: Path, resume: bool, recipe, net, opt, log: Callable[[str], None]) -> int:
+    """The step a run starts at: 0, or where the state at ``state_path`` stopped (loaded into
+    ``net`` and ``opt``) when ``resume``; one line for a state that a fresh start would
+    overwrite, or one saved with another ``recipe.fingerprint()``."""
+    if not state_path.is_file():
+        return 0
+    state = load_checkpoint(state_path, "style training state")
+    if not resume:
+        raise UsageError(f"{state_path} holds a run stopped at step {state['step']}: continue it with --resume, "
+                         "or delete the file to start again")
+    if state.get("fingerprint") != recipe.fingerprint():
+        raise UsageError(f"{state_path} was saved by a run with other options; give the same ones, or delete it")
+    net.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    log(f"continuing at step {state['step']} of {recipe.steps}")
+    return int(state["step"])
+
+
+def save_state(state_path: Path, recipe, step: int, net, opt) -> None:
+    save_checkpoint({"version": STATE_VERSION, "fingerprint": recipe.fingerprint(), "step": step,
+                     "model": net.state_dict(), "optimizer": opt.state_dict()}, state_path)
+
+
 def batch_of_crops(pictures: list[np.ndarray], seed: int, step: int, recipe: StyleRecipe) -> np.ndarray:
     """(N, size, size, 3) uint8 random crops, some flipped: a function of (seed, step) alone."""
     rng = np.random.default_rng([seed, step])
     return np.stack([random_crop(rng, pictures[int(rng.integers(len(pictures)))], recipe.size)
                      for _ in range(recipe.batch_size)])
+
+
+#: crops the finished network is measured on, drawn from a stream no training step uses
+EVAL_CROPS = 8
+EVAL_STREAM = 2**31 - 1
+
+
+def evaluate(net, loss_net: LossNetwork, pictures: list[np.ndarray], grams, recipe: StyleRecipe) -> dict[str, float]:
+    """Mean content and style losses of the network's pictures of held-out crops, and the style
+    loss of the crops as they are (how far the photos start from the style)."""
+    rng = np.random.default_rng([recipe.seed, EVAL_STREAM])
+    crops = [random_crop(rng, pictures[int(rng.integers(len(pictures)))], recipe.size) for _ in range(EVAL_CROPS)]
+    totals = np.zeros(3)
+    net.eval()
+    with torch.no_grad():
+        for crop in crops:
+            c = torch.from_numpy(crop.astype(np.float32))[None]
+            target = loss_net.maps(c)[loss_net.content_layer]
+            styled = net(c.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+            content_loss, style_loss, _ = loss_net.losses(styled, target, grams)
+            _, unstyled, _ = loss_net.losses(c, target, grams)
+            totals += (float(content_loss), float(style_loss), float(unstyled))
+    content_loss, style_loss, unstyled = (float(v) for v in totals / EVAL_CROPS)
+    return {"content_loss": round(content_loss, 6), "style_loss": round(style_loss, 6),
+            "style_loss_of_content": round(unstyled, 6)}
 
 
 def train_style(style: str | Path, content: str | Path, out: str | Path, recipe: StyleRecipe = StyleRecipe(), *,
@@ -85,18 +134,7 @@ def train_style(style: str | Path, content: str | Path, out: str | Path, recipe:
     torch.manual_seed(recipe.seed)
     net = transformer_net(recipe.width)
     opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
-    start = 0
-    if state_path.is_file():
-        state = load_checkpoint(state_path, "style training state")
-        if not resume:
-            raise UsageError(f"{state_path} holds a run stopped at step {state['step']}: continue it with --resume, "
-                             "or delete the file to start again")
-        if state.get("fingerprint") != recipe.fingerprint():
-            raise UsageError(f"{state_path} was saved by a run with other options; give the same ones, or delete it")
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start = int(state["step"])
-        log(f"continuing at step {start} of {recipe.steps}")
+    start = continue_from(state_path, resume, recipe, net, opt, log)
     loss_net = LossNetwork(backbone)
     for p in loss_net.net.parameters():
         p.requires_grad_(False)
@@ -118,13 +156,12 @@ def train_style(style: str | Path, content: str | Path, out: str | Path, recipe:
         if progress:
             progress(step + 1, recipe.steps, float(loss.detach()))
         if (step + 1) % recipe.checkpoint_every == 0 or step + 1 == recipe.steps:
-            save_checkpoint({"version": STATE_VERSION, "fingerprint": recipe.fingerprint(), "step": step + 1,
-                             "model": net.state_dict(), "optimizer": opt.state_dict()}, state_path)
-    net.eval()
+            save_state(state_path, recipe, step + 1, net, opt)
     made = {"painting": str(style)} if named else {
         "file": Path(style).name, "sha256": hashlib.sha256(Path(style).read_bytes()).hexdigest()}
-    metrics = {"content_loss": round(losses[0], 6), "style_loss": round(losses[1], 6),
-               "tv_loss": round(losses[2], 6), "steps": recipe.steps}
+    metrics = {**evaluate(net, loss_net, pictures, grams, recipe), "steps": recipe.steps}
+    if start < recipe.steps:  # the last batch's own losses, where this call trained at all
+        metrics.update(last_step_content_loss=round(losses[0], 6), last_step_style_loss=round(losses[1], 6))
     card = ModelCard(task="style", name=f"{name}_style", output="image",
                      input=InputSpec(size=(recipe.export_size, recipe.export_size), layout="NCHW", dtype="float32",
                                      channel_order="rgb", scale=1.0),
@@ -144,7 +181,8 @@ def train_style(style: str | Path, content: str | Path, out: str | Path, recipe:
                                    "styled": {0: "batch", 2: "height", 3: "width"}})
     parity = verify_onnx(path, net, {"image": probe.numpy()}, tol=1e-3)
     seconds = time.perf_counter() - began
-    log(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): content {losses[0]:.4f}, style {losses[1]:.4f} "
-        f"after {recipe.steps} steps; onnxruntime within {parity:.1e} of torch")
+    log(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): on {EVAL_CROPS} held-out crops content "
+        f"{metrics['content_loss']:.4f}, style {metrics['style_loss']:.4f} (the crops as they are: "
+        f"{metrics['style_loss_of_content']:.4f}) after {recipe.steps} steps; onnxruntime within {parity:.1e} of torch")
     return {"path": str(path), "metrics": metrics, "seconds": round(seconds, 1), "parity": parity,
             "parameters": sum(p.numel() for p in net.parameters())}

@@ -28,7 +28,6 @@ import numpy as np
 import torch
 
 from visionkit.errors import UsageError
-from visionkit.nn.checkpoints import load_checkpoint, save_checkpoint
 from visionkit.nn.export import export_head, provenance, verify_onnx
 from visionkit.runtime import load_model
 
@@ -36,10 +35,10 @@ from ..paintings import random_painting
 from .adain import LAYERS, adain, adain_decoder
 from .gatys import LossNetwork
 from .pictures import WHEEL_TEXTURES, load_pictures, random_crop
+from .train import continue_from, save_state
 
 #: the style source that draws a new painting for each picture
 PAINTINGS = "paintings"
-STATE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -142,18 +141,7 @@ def train_adain(content: str | Path, styles: Sequence[str], out: str | Path, rec
     torch.manual_seed(recipe.seed)
     net = adain_decoder(channels, recipe.width)
     opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
-    start = 0
-    if state_path.is_file():
-        state = load_checkpoint(state_path, "adain training state")
-        if not resume:
-            raise UsageError(f"{state_path} holds a run stopped at step {state['step']}: continue it with --resume, "
-                             "or delete the file to start again")
-        if state.get("fingerprint") != recipe.fingerprint():
-            raise UsageError(f"{state_path} was saved by a run with other options; give the same ones, or delete it")
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        start = int(state["step"])
-        log(f"continuing at step {start} of {recipe.steps}")
+    start = continue_from(state_path, resume, recipe, net, opt, log)
     began = time.perf_counter()
     losses = (float("nan"),) * 3
     moment_layers = [layer for layer in ("c2", "c3", "c4", "c5") if layer in loss_net.net.output_names]
@@ -189,10 +177,10 @@ def train_adain(content: str | Path, styles: Sequence[str], out: str | Path, rec
         if progress:
             progress(step + 1, recipe.steps, float(loss.detach()))
         if (step + 1) % recipe.checkpoint_every == 0 or step + 1 == recipe.steps:
-            save_checkpoint({"version": STATE_VERSION, "fingerprint": recipe.fingerprint(), "step": step + 1,
-                             "model": net.state_dict(), "optimizer": opt.state_dict()}, state_path)
-    metrics = {**evaluate(net, loss_net, pictures, recipe), "steps": recipe.steps,
-               "last_step_content_loss": round(losses[0], 6), "last_step_style_loss": round(losses[1], 6)}
+            save_state(state_path, recipe, step + 1, net, opt)
+    metrics = {**evaluate(net, loss_net, pictures, recipe), "steps": recipe.steps}
+    if start < recipe.steps:  # the last batch's own losses, where this call trained at all
+        metrics.update(last_step_content_loss=round(losses[0], 6), last_step_style_loss=round(losses[1], 6))
     path = out / f"{name}.onnx"
     shapes = {layer: (1, channels[layer], 64 // s, 64 // s) for layer, s in zip(LAYERS, (16, 8, 4))}
     with warnings.catch_warnings():
