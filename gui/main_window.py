@@ -166,6 +166,11 @@ class MainWindow(FileCommands, QMainWindow):
         self.tasks_panel.show_info(info)
         for task, options in info.options.items():
             self.panels.show_options(task, options)
+            chosen = self._options.get(task, {})
+            for key, value in options.items():
+                if key in chosen and chosen[key] != value:  # refused: what is in force is what is kept
+                    chosen[key] = value
+                    self.settings.set_option(task, key, value)
         self._tasks_scroll.updateGeometry()  # option editors came or went: the dock's least width follows
         self.status.show_pipeline(info)
         self.pipeline_changed.emit(info)

@@ -109,3 +109,22 @@ def test_a_picked_style_repaints_the_frame_in_the_app(qtbot, make_window, tmp_pa
     assert not np.array_equal(window.canvas.rendered, before)
     assert "bands:4" in panel.summary.text()
     assert window.tasks_panel.boxes["style"].editors["style"].text() == "bands:4"
+
+
+def test_a_refused_style_is_not_kept(qtbot, make_window, tmp_path):
+    from visionkit.imageio import write_image
+
+    from .conftest import wait_message, wait_result
+
+    write_image(tmp_path / "photo.png", np.full((48, 64, 3), 120, np.uint8))
+    window = make_window(tasks=["style"])
+    wait_result(qtbot, window, lambda: window.open_source(str(tmp_path / "photo.png")), timeout=30000)
+    panel = window.panels.panels["style"]
+    wait_result(qtbot, window, lambda: panel.request_style("dots:3"), timeout=30000)
+    (tmp_path / "page.png").write_text("<html></html>")
+    wait_message(qtbot, window, lambda: panel.request_style(str(tmp_path / "page.png")), "not an image",
+                 timeout=30000)
+    qtbot.waitUntil(lambda: panel.style_list.currentData() == "dots:3", timeout=10000)
+    assert window._options["style"]["style"] == "dots:3"
+    if window.settings.persist:
+        assert window.settings.options["style"]["style"] == "dots:3"
