@@ -49,7 +49,8 @@ class StyleTask(DecoderTask):
         self._named: dict[str, tuple[Any, Any]] = {}
         super().__init__(model, **options)
         if model is not None and model.card.is_head and model.card.output != "adain":
-            raise ModelError(f"{model.path.name}: style heads read the backbone's maps through an adain card")
+            raise ModelError(f"{model.path.name} reads the backbone's maps, so its card's output must be adain "
+                             f"(an AdaIN decoder), not {model.card.output!r}")
         self._wire(self._decoder)
         self._network()  # a style that cannot be painted is refused now, not at the first frame
 
@@ -62,7 +63,7 @@ class StyleTask(DecoderTask):
         if "style" in options and hasattr(self, "_decoder"):
             try:
                 self._network()
-            except Exception:
+            except Exception:  # any refusal, then raised as it came
                 self.options = before  # a style that cannot be painted leaves the one in force
                 raise
 
