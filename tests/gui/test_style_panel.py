@@ -128,3 +128,23 @@ def test_a_refused_style_is_not_kept(qtbot, make_window, tmp_path):
     assert window._options["style"]["style"] == "dots:3"
     if window.settings.persist:
         assert window.settings.options["style"]["style"] == "dots:3"
+
+
+def test_a_style_picked_on_the_live_webcam_paints_the_next_frames(qtbot, make_window):
+    from .test_sources import FakeCapture
+
+    capture = FakeCapture()
+    window = make_window(tasks=["style"], camera_factory=lambda index: capture)
+    seen = []
+    window.result_shown.connect(lambda shown: seen.append(window.canvas.rendered.copy()))
+    with qtbot.waitSignal(window.playing_changed, timeout=5000):
+        window.open_camera()
+    qtbot.waitUntil(lambda: len(seen) >= 2, timeout=30000)
+    panel = window.panels.panels["style"]
+    panel.request_style("bands:2")
+    qtbot.waitUntil(lambda: "bands:2" in panel.summary.text(), timeout=30000)
+    count = len(seen)
+    qtbot.waitUntil(lambda: len(seen) >= count + 2, timeout=30000)  # the camera goes on
+    assert not np.array_equal(seen[0], seen[-1])
+    window.close()
+    assert capture.released.wait(5)
