@@ -94,7 +94,12 @@ class LossNetwork:
             return self.maps(content)[self.content_layer], self.style_grams(style)
 
     def losses(self, pixels, content_target, gram_targets):
-        maps = self.maps(pixels)
+        """(content, style, total variation) losses of ``pixels`` against the targets."""
+        return self.measure(self.maps(pixels), pixels, content_target, gram_targets)
+
+    def measure(self, maps, pixels, content_target, gram_targets):
+        """:meth:`losses` from maps already computed of ``pixels`` (a caller that needs them for
+        more losses runs the network once)."""
         c = maps[self.content_layer]
         content = ((c - content_target) ** 2).mean() / (content_target**2).mean().clamp(min=1e-12)
         style = sum(((self.gram(maps[layer]) - g) ** 2).sum() / (g**2).sum().clamp(min=1e-12)

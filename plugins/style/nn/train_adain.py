@@ -158,10 +158,8 @@ def train_adain(content: str | Path, styles: Sequence[str], out: str | Path, rec
             grams = {layer: loss_net.gram(fs[layer]) for layer in loss_net.style_layers}
             wanted = {layer: moments(fs[layer]) for layer in moment_layers}
         styled = net(*(targets[layer] for layer in LAYERS)).permute(0, 2, 3, 1)
-        _, gram_loss, tv = loss_net.losses(styled, targets["c4"], grams)
         fo = loss_net.maps(styled)
-        t4 = targets["c4"]
-        content_loss = ((fo["c4"] - t4) ** 2).mean() / (t4**2).mean().clamp(min=1e-12)
+        content_loss, gram_loss, tv = loss_net.measure(fo, styled, targets["c4"], grams)
         moment_loss = 0.0
         for layer, (mean, std) in wanted.items():
             m, s = moments(fo[layer])
