@@ -171,16 +171,18 @@ class Task:
         """The main model's file name, or ``""`` for a task without one."""
         return self.model.path.name if self.model is not None else ""
 
-    def load_decoder(self) -> Callable[..., Any]:
-        """The decoder a plugin registered under the card's ``output`` name, for this task."""
+    def load_decoder(self, model: OnnxModel | None = None) -> Callable[..., Any]:
+        """The decoder a plugin registered under the card's ``output`` name, for this task
+        (of ``model``'s card: another model the task runs; default its own)."""
         from .plugin_manager import get_plugins
         from .registry import load_object
 
+        model = model or self.model
         decoders = get_plugins().decoders
-        name = self.card.output
+        name = model.card.output
         if name not in decoders or decoders.get(name).task != self.name:
             known = ", ".join(d.name for d in decoders.for_task(self.name)) or "none"
-            raise ModelError(f"{self.model.path.name}: card output {name!r} names no {self.name} "
+            raise ModelError(f"{model.path.name}: card output {name!r} names no {self.name} "
                              f"decoder (installed: {known})")
         return load_object(decoders.get(name).factory)
 
@@ -204,11 +206,15 @@ class DecoderTask(Task):
 
     def __init__(self, model: OnnxModel | None = None, **options: Any) -> None:
         super().__init__(model, **options)
-        decoder = self.load_decoder()
-        # a class is a decoder with state (a second graph, caches): made once per model
-        self._decoder = decoder(model) if isinstance(decoder, type) else decoder
+        self._decoder = self.decoder_for(model)
         # a decoder that runs graphs of its own (a two-stage detector) runs the model too
         self._forward = getattr(self._decoder, "forward", None)
+
+    def decoder_for(self, model: OnnxModel) -> Callable[..., Any]:
+        """The decoder of ``model``'s card, ready to call: a class is a decoder with state (a
+        second graph, caches), made here once for the model."""
+        decoder = self.load_decoder(model)
+        return decoder(model) if isinstance(decoder, type) else decoder
 
     def forward(self, inputs: TaskInputs) -> list[np.ndarray]:
         return self._forward(inputs) if self._forward is not None else super().forward(inputs)

@@ -35,8 +35,6 @@ from .picture import MAX_OUTPUT_SIDE, finish_picture, network_picture
 
 #: a picture this many times the network's input side loses detail when squeezed into it
 LARGE_FACTOR = 3
-#: the card outputs of the style networks this task runs, by decoder
-DECODERS = {"image": lambda model: ImageOutput(model), "adain": lambda model: AdainOutput(model)}
 
 
 class StyleTask(DecoderTask):
@@ -87,10 +85,9 @@ class StyleTask(DecoderTask):
             raise UsageError(f"style model {path}: no such file")
         model = load_model(path, device=self.model.device if self.model else "auto",
                            threads=self.model.threads if self.model else None)
-        if model.card.task != "style" or model.card.output not in DECODERS:
-            raise ModelError(f"{model.path.name} is not a style network (its card: task {model.card.task!r}, "
-                             f"output {model.card.output!r}; a style network's output is image or adain)")
-        decoder = DECODERS[model.card.output](model)
+        if model.card.task != "style":
+            raise ModelError(f"{model.path.name} is not a style network (its card's task is {model.card.task!r})")
+        decoder = self.decoder_for(model)
         self._wire(decoder)
         return model, decoder
 
