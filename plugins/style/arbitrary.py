@@ -39,7 +39,6 @@ MAX_STYLE_SIDE = 1024
 MULTIPLE = 16
 #: the backbone's deepest map (stride 32) needs this much on every side
 MIN_SIDE = 32
-MIN_STYLE_SIDE = 32
 #: a style picture longer than this many times its width is cut to it: its statistics are the
 #: same, and the short side keeps enough pixels for the backbone
 MAX_STYLE_ASPECT = 4
@@ -60,8 +59,8 @@ def style_picture(value: str) -> tuple[str, np.ndarray]:
     except InputError as exc:
         raise UsageError(f"style picture {exc}") from None
     h, w = image.shape[:2]
-    if min(h, w) < MIN_STYLE_SIDE:
-        raise UsageError(f"style picture {os.path.basename(value)} is {w}x{h}: at least {MIN_STYLE_SIDE} px a side")
+    if min(h, w) < MIN_SIDE:
+        raise UsageError(f"style picture {os.path.basename(value)} is {w}x{h}: at least {MIN_SIDE} px a side")
     short = min(h, w)
     long = min(max(h, w), MAX_STYLE_ASPECT * short)
     y, x = (h - min(h, long)) // 2, (w - min(w, long)) // 2
@@ -164,5 +163,5 @@ class AdainOutput:
             matched = match_colours(picture, self._picture[3])
             picture = matched if alpha >= 1 else cv2.addWeighted(matched, alpha, picture, 1 - alpha, 0.0)
         # the strength went into the maps: the pixels are not blended again
-        return finish_picture(picture, inputs, {**options, "strength": 1.0}, style=self.style_name,
-                              network_size=picture.shape[:2], info={"strength": alpha})
+        return finish_picture(picture, inputs, options, style=self.style_name, network_size=picture.shape[:2],
+                              blend=False)

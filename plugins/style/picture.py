@@ -74,9 +74,10 @@ def match_colours(picture: np.ndarray, target: tuple[np.ndarray, np.ndarray]) ->
 
 
 def finish_picture(picture: np.ndarray, inputs: TaskInputs, options: Mapping[str, Any], *, style: str,
-                   network_size: tuple[int, int], info: Mapping[str, Any] | None = None) -> StyledImage:
-    """The network's ``picture`` at the frame's size (or ``size``), with the colour and
-    strength options applied, as the task's result."""
+                   network_size: tuple[int, int], blend: bool = True) -> StyledImage:
+    """The network's ``picture`` at the frame's size (or ``size``), with the colour option
+    applied and, with ``blend``, the strength as a blend of pixels (a network that took the
+    strength in already passes False), as the task's result."""
     start = time.perf_counter()
     h, w = inputs.image.shape[:2]
     up = w > picture.shape[1]
@@ -84,7 +85,7 @@ def finish_picture(picture: np.ndarray, inputs: TaskInputs, options: Mapping[str
     if options["keep_colours"]:
         picture = keep_colours(inputs.image, picture)
     strength = float(options["strength"])
-    if strength < 1.0:
+    if blend and strength < 1.0:
         picture = cv2.addWeighted(picture, strength, inputs.image, 1.0 - strength, 0.0)
     size = int(options["size"])
     if size:
@@ -95,5 +96,5 @@ def finish_picture(picture: np.ndarray, inputs: TaskInputs, options: Mapping[str
     net_h, net_w = network_size
     return StyledImage(np.ascontiguousarray(picture), style=style, info={
         "strength": strength, "keep_colours": bool(options["keep_colours"]),
-        "network_size": [int(net_w), int(net_h)], **dict(info or {}), "postprocess_ms": round(ms, 2)},
+        "network_size": [int(net_w), int(net_h)], "postprocess_ms": round(ms, 2)},
         original=inputs.image)

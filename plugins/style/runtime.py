@@ -50,7 +50,8 @@ class StyleTask(DecoderTask):
             raise ModelError(f"{model.path.name} reads the backbone's maps, so its card's output must be adain "
                              f"(an AdaIN decoder), not {model.card.output!r}")
         self._wire(self._decoder)
-        self._network()  # a style that cannot be painted is refused now, not at the first frame
+        #: (model, decoder) that paints the style option, chosen when the option is set
+        self._active = self._choose()  # a style that cannot be painted is refused now, not at the first frame
 
     def _wire(self, decoder) -> None:
         decoder.note = self.note
@@ -58,15 +59,16 @@ class StyleTask(DecoderTask):
     def set_options(self, **options: Any) -> None:
         before = dict(getattr(self, "options", {}))
         super().set_options(**options)
-        if "style" in options and hasattr(self, "_decoder"):
+        if "style" in options and hasattr(self, "_active"):
             try:
-                self._network()
+                self._active = self._choose()
             except Exception:  # any refusal, then raised as it came
                 self.options = before  # a style that cannot be painted leaves the one in force
                 raise
 
-    def _network(self) -> tuple[Any, Any]:
-        """(model, decoder) that paints the ``style`` option."""
+    def _choose(self) -> tuple[Any, Any]:
+        """(model, decoder) that paints the ``style`` option, its picture read or its network
+        loaded; one line for a style that cannot be painted."""
         value = str(self.options["style"])
         if value.lower().endswith(".onnx"):
             if value not in self._named:
@@ -97,10 +99,10 @@ class StyleTask(DecoderTask):
 
     @property
     def model_name(self) -> str:
-        return self.model_name_of(self._network()[0])
+        return self.model_name_of(self._active[0])
 
     def forward(self, inputs: TaskInputs) -> list[np.ndarray]:
-        model, decoder = self._network()
+        model, decoder = self._active
         if isinstance(decoder, AdainOutput):
             return decoder.run(inputs, self.options)
         if model is self.model:
@@ -109,7 +111,7 @@ class StyleTask(DecoderTask):
         return model.run({model.inputs[0].name: tensor})
 
     def decode(self, outputs: list[np.ndarray], inputs: TaskInputs) -> Any:
-        model, decoder = self._network()
+        model, decoder = self._active
         return decoder(outputs, inputs, model.card, self.options)
 
 
