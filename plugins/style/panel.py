@@ -14,14 +14,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QPushButton,
                                QSlider, QVBoxLayout, QWidget)
 
+from visionkit.errors import VisionkitError
+from visionkit.plugins.style.arbitrary import style_picture
 from visionkit.plugins.style.painter import SPLIT_STEPS
-from visionkit.plugins.style.paintings import KINDS, painting, parse_name
+from visionkit.plugins.style.paintings import KINDS
 
 #: what the list offers besides the picture or model chosen last
 OWN = "the model's own"
@@ -31,18 +34,20 @@ STRENGTH_STEPS = 100
 
 
 def thumbnail(value: str) -> QPixmap | None:
-    """A small view of a style: a painting drawn, a picture file read; None for a model."""
-    named = parse_name(value)
-    if named is not None:
-        rgb = np.ascontiguousarray(painting(named[0], named[1], THUMB))
-        image = QImage(rgb.data, THUMB, THUMB, 3 * THUMB, QImage.Format.Format_RGB888).copy()
-        return QPixmap.fromImage(image)
-    if value and not value.lower().endswith(".onnx"):
-        pixmap = QPixmap(value)
-        if not pixmap.isNull():
-            return pixmap.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
-                                 Qt.TransformationMode.SmoothTransformation)
-    return None
+    """A small view of a style as the network sees it (a painting at the side it is drawn at,
+    a picture as read and cut); None for a model, or a picture that cannot be a style."""
+    if not value or value.lower().endswith(".onnx"):
+        return None
+    try:
+        picture = style_picture(value)[1]
+    except VisionkitError:  # the task says why when it is asked to paint it
+        return None
+    h, w = picture.shape[:2]
+    s = THUMB / max(h, w)
+    rgb = np.ascontiguousarray(cv2.resize(picture, (max(1, round(w * s)), max(1, round(h * s))),
+                                          interpolation=cv2.INTER_AREA))
+    image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(image)
 
 
 class StylePanel(QWidget):
@@ -68,6 +73,7 @@ class StylePanel(QWidget):
         self.model.setToolTip("a fast style network (.onnx with a card whose output is image)")
         self.model.clicked.connect(self._choose_model)
         self.preview = QLabel(self)
+        self._previewed: str | None = None  # the style the preview shows
         self.preview.setFixedSize(THUMB, THUMB)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.strength = QSlider(Qt.Orientation.Horizontal, self)
@@ -124,6 +130,9 @@ class StylePanel(QWidget):
             index = self.style_list.count() - 1
             self.style_list.setItemData(index, value, Qt.ItemDataRole.ToolTipRole)
         self.style_list.setCurrentIndex(index)
+        if value == self._previewed:  # the options changed, not the style: the picture stands
+            return
+        self._previewed = value
         pixmap = thumbnail(value)
         self.preview.setPixmap(pixmap if pixmap is not None else QPixmap())
         self.preview.setVisible(pixmap is not None)
