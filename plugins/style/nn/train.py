@@ -20,7 +20,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -94,24 +94,36 @@ EVAL_CROPS = 8
 EVAL_STREAM = 2**31 - 1
 
 
-def evaluate(net, loss_net: LossNetwork, pictures: list[np.ndarray], grams, recipe: StyleRecipe) -> dict[str, float]:
-    """Mean content and style losses of the network's pictures of held-out crops, and the style
-    loss of the crops as they are (how far the photos start from the style)."""
-    rng = np.random.default_rng([recipe.seed, EVAL_STREAM])
-    crops = [random_crop(rng, pictures[int(rng.integers(len(pictures)))], recipe.size) for _ in range(EVAL_CROPS)]
-    totals = np.zeros(3)
-    net.eval()
+def held_out_losses(loss_net: LossNetwork, measured: Iterable[tuple]) -> dict[str, float]:
+    """Mean content and style losses of a network's pictures, and the style loss of the
+    content pictures as they are (how far they start from the style). ``measured`` yields
+    (content (1, H, W, 3), its maps, the network's picture of it, the style's Gram targets);
+    it is consumed without gradients."""
+    totals, count = np.zeros(3), 0
     with torch.no_grad():
-        for crop in crops:
-            c = torch.from_numpy(crop.astype(np.float32))[None]
-            target = loss_net.maps(c)[loss_net.content_layer]
-            styled = net(c.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        for content, maps, styled, grams in measured:
+            target = maps[loss_net.content_layer]
             content_loss, style_loss, _ = loss_net.losses(styled, target, grams)
-            _, unstyled, _ = loss_net.losses(c, target, grams)
+            _, unstyled, _ = loss_net.measure(maps, content, target, grams)
             totals += (float(content_loss), float(style_loss), float(unstyled))
-    content_loss, style_loss, unstyled = (float(v) for v in totals / EVAL_CROPS)
+            count += 1
+    content_loss, style_loss, unstyled = (float(v) for v in totals / count)
     return {"content_loss": round(content_loss, 6), "style_loss": round(style_loss, 6),
             "style_loss_of_content": round(unstyled, 6)}
+
+
+def evaluate(net, loss_net: LossNetwork, pictures: list[np.ndarray], grams, recipe: StyleRecipe) -> dict[str, float]:
+    """:func:`held_out_losses` of the network on crops no step drew."""
+    rng = np.random.default_rng([recipe.seed, EVAL_STREAM])
+    crops = [random_crop(rng, pictures[int(rng.integers(len(pictures)))], recipe.size) for _ in range(EVAL_CROPS)]
+    net.eval()
+
+    def measured():
+        for crop in crops:
+            c = torch.from_numpy(crop.astype(np.float32))[None]
+            yield c, loss_net.maps(c), net(c.permute(0, 3, 1, 2)).permute(0, 2, 3, 1), grams
+
+    return held_out_losses(loss_net, measured())
 
 
 def train_style(style: str | Path, content: str | Path, out: str | Path, recipe: StyleRecipe = StyleRecipe(), *,

@@ -35,7 +35,7 @@ from ..paintings import random_painting
 from .adain import LAYERS, adain, adain_decoder
 from .gatys import LossNetwork
 from .pictures import WHEEL_TEXTURES, load_pictures, random_crop
-from .train import continue_from, save_state
+from .train import continue_from, held_out_losses, save_state
 
 #: the style source that draws a new painting for each picture
 PAINTINGS = "paintings"
@@ -97,26 +97,22 @@ EVAL_STREAM = 2**31 - 1
 
 
 def evaluate(net, loss_net: LossNetwork, pictures: list[np.ndarray], recipe: AdainRecipe) -> dict[str, float]:
-    """Mean content and Gram style losses of the decoder's pictures on held-out pairs (crops of
-    the content pictures, paintings no step drew), and the style loss of the crops as they are."""
+    """:func:`.train.held_out_losses` of the decoder on pairs no step drew: crops of the
+    content pictures and new paintings."""
     rng = np.random.default_rng([recipe.seed, EVAL_STREAM])
     crops = np.stack([random_crop(rng, pictures[int(rng.integers(len(pictures)))], recipe.size, (0.4, 1.0))
                       for _ in range(EVAL_PAIRS)])
     styles = np.stack([random_painting(rng, recipe.size) for _ in range(EVAL_PAIRS)])
-    totals = np.zeros(3)
     net.eval()
-    with torch.no_grad():
+
+    def measured():
         for crop, style in zip(crops, styles):
             c, s = (torch.from_numpy(a.astype(np.float32))[None] for a in (crop, style))
             fc, fs = loss_net.maps(c), loss_net.maps(s)
             styled = net(*(adain(fc[layer], fs[layer]) for layer in LAYERS)).permute(0, 2, 3, 1)
-            grams = {layer: loss_net.gram(fs[layer]) for layer in loss_net.style_layers}
-            content_loss, style_loss, _ = loss_net.losses(styled, fc["c4"], grams)
-            _, unstyled, _ = loss_net.losses(c, fc["c4"], grams)
-            totals += (float(content_loss), float(style_loss), float(unstyled))
-    content_loss, style_loss, unstyled = (float(v) for v in totals / EVAL_PAIRS)
-    return {"content_loss": round(content_loss, 6), "style_loss": round(style_loss, 6),
-            "style_loss_of_content": round(unstyled, 6)}
+            yield c, fc, styled, {layer: loss_net.gram(fs[layer]) for layer in loss_net.style_layers}
+
+    return held_out_losses(loss_net, measured())
 
 
 def train_adain(content: str | Path, styles: Sequence[str], out: str | Path, recipe: AdainRecipe = AdainRecipe(), *,
