@@ -99,12 +99,17 @@ class VideoExport(QObject):
                 if frames % 10 == 0:
                     self.progress.emit(frames, self.expected)
             what = "cancelled after" if self._cancel.is_set() else "wrote"
-            self.done.emit(f"{what} {frames} frames: {self.out} and {self.out.with_suffix('.jsonl').name}")
+            outcome = (self.done, f"{what} {frames} frames: {self.out} and {self.out.with_suffix('.jsonl').name}")
         except Exception as exc:
-            self.failed.emit(f"video export failed: {one_line(exc)}")
+            outcome = (self.failed, f"video export failed: {one_line(exc)}")
         finally:
             if writer is not None:
                 writer.release()
             if stream is not None:
                 stream.close()
             leave_thread(self)
+        # told only now, when the files are whole and this object is back in the main thread: the
+        # main thread answering "done" (disconnecting, say) while this thread still moved the
+        # object could deadlock, each holding what the other waited for (Qt's lock, Python's GIL)
+        signal, text = outcome
+        signal.emit(text)
