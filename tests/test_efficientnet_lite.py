@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -169,9 +170,22 @@ def test_the_bundled_imagenet_classifier_runs_in_the_pipeline():
 @needs_bundle
 @pytest.mark.slow
 def test_the_export_command_reproduces_the_bundled_backbone(tmp_path):
-    # the graph does not depend on the input size, so a small export has the bundled hash
+    import onnx
+    from onnx import numpy_helper
+
+    # the graph does not depend on the input size, so a small export is the bundled graph
     assert main(["train", "backbone", "--out", str(tmp_path), "--size", "64", "-q"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([BACKBONE.name, HEAD.name])
     small, bundled = read_card(tmp_path / BACKBONE.name), read_card(BACKBONE)
-    assert small.input.size == (64, 64) and small.hash == bundled.hash
-    assert read_card(tmp_path / HEAD.name).backbone.hash == bundled.hash
+    assert small.input.size == (64, 64)
+    assert read_card(tmp_path / HEAD.name).backbone.hash == small.hash
+    mine, theirs = onnx.load(str(tmp_path / BACKBONE.name)), onnx.load(str(BACKBONE))
+    assert [(n.op_type, list(n.input), list(n.output)) for n in mine.graph.node] == \
+        [(n.op_type, list(n.input), list(n.output)) for n in theirs.graph.node]
+    weights = {i.name: numpy_helper.to_array(i) for i in theirs.graph.initializer}
+    # torch folds batch norm into the convolutions in float32 with the CPU's vector kernels:
+    # another CPU family rounds some weights one way or the other (measured: 4e-6 at most),
+    # and the hash follows the bits; on the machine that made the bundle it is the same hash
+    worst = max(float(np.abs(numpy_helper.to_array(i) - weights[i.name]).max()) for i in mine.graph.initializer)
+    assert worst < 1e-4
+    assert worst > 0 or small.hash == bundled.hash
