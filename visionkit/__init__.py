@@ -31,6 +31,8 @@ _EXPORTS = {
     "JsonLinesWriter": "visionkit.writers",
     "VisionkitError": "visionkit.errors",
     "hookimpl": "visionkit.hookspecs",
+    "batch": "visionkit.jobs",
+    "BatchReport": "visionkit.jobs",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -53,8 +53,8 @@ _HOOKS = (
 #: core's own ``--save`` formats (visionkit.writers), registered like the plugins'
 _CORE_WRITERS = (
     ("images", "annotated stills (DIR/<stem>.png) and videos (DIR/<stem>.mp4)",
-     "visionkit.writers:AnnotatedWriter", True),
-    ("jsonl", "the --json lines in DIR/results.jsonl", "visionkit.writers:JsonLinesFileWriter", False),
+     "visionkit.writers:AnnotatedWriter", True, False),
+    ("jsonl", "the --json lines in DIR/results.jsonl", "visionkit.writers:JsonLinesFileWriter", False, True),
 )
 
 
@@ -81,8 +81,9 @@ class Plugins:
         from .registry import WriterSpec
 
         self.writers._bind("visionkit")
-        for name, summary, factory, default in _CORE_WRITERS:
-            self.writers.add(WriterSpec(name=name, summary=summary, factory=factory, default=default))
+        for name, summary, factory, default, whole_run in _CORE_WRITERS:
+            self.writers.add(WriterSpec(name=name, summary=summary, factory=factory, default=default,
+                                        whole_run=whole_run))
         self.writers._bind("")
 
     def _registries(self) -> list:

@@ -94,6 +94,9 @@ class WriterSpec:
     factory: str  # "module:Class"
     tasks: tuple[str, ...] = ()  # tasks whose results it writes; () for any
     default: bool = False  # written by --save whenever one of its tasks runs
+    #: gathers every input of a run in one file (a COCO results file): ``visionkit batch``,
+    #: whose workers write each input on its own, cannot run it
+    whole_run: bool = False
     plugin: str = ""
 
 

@@ -228,15 +228,18 @@ class SaveWriters:
         files is refused up front, and no output ever replaces another's.
     :param root: a folder whose tree the outputs keep (inputs below it are written below
         ``out_dir`` at the same relative place), for writers that take ``root``.
+    :param whole_run: False where each input is written on its own (a batch worker): the
+        writers that gather a whole run in one file are left out of the defaults, and refused
+        by name.
     """
 
     def __init__(self, out_dir: str | Path, tasks: list[str], formats: list[str] | None = None, *,
-                 overwrite: bool = False, root: str | Path | None = None) -> None:
+                 overwrite: bool = False, root: str | Path | None = None, whole_run: bool = True) -> None:
         from .plugin_manager import get_plugins
 
         registry = get_plugins().writers
         if formats is None:
-            specs = registry.defaults_for(tasks)
+            specs = [s for s in registry.defaults_for(tasks) if whole_run or not s.whole_run]
         else:
             specs = []
             for name in formats:
@@ -247,6 +250,9 @@ class SaveWriters:
                 if spec.tasks and not set(spec.tasks) & set(tasks):
                     raise UsageError(f"--save-as {name} writes {', '.join(spec.tasks)} results; "
                                      f"none of them runs (running: {', '.join(tasks)})")
+                if spec.whole_run and not whole_run:
+                    raise UsageError(f"--save-as {name} gathers a whole run in one file; a batch writes "
+                                     "each input on its own (its records are the results)")
                 specs.append(spec)
         self.out_dir = check_folder(out_dir, overwrite)
         self.writers: list[tuple[Any, Any]] = []  # (spec, writer)

@@ -112,4 +112,5 @@ def visionkit_register_writers(registry):
         factory="visionkit.plugins.detect.writers:CocoWriter",
         tasks=("detect",),
         default=False,
+        whole_run=True,
     ))

@@ -27,6 +27,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: several commands: plugins_cmd registers ``plugins`` and ``tasks``)
 COMMANDS = {
     "predict": "predict_cmd",
+    "batch": "batch_cmd",
     "eval": "eval_cmd",
     "explain": "explain_cmd",
     "style": "style_cmd",
