@@ -7,7 +7,8 @@ The job is a folder of N pictures (the sample images and the real-world photos, 
 run with the given tasks. The variants take turns round by round; each prints inputs per second
 of the whole run (starting the workers included) and their ratios:
 
-* ``[1]`` the local engine with 2 workers against 1 worker (target >= 1.7x on two cores);
+* ``[1]`` the local engine with 2 workers against 1 worker (target >= 1.7x on two cores), the
+  one worker with every core's thread (the default) and with one thread (a worker's share);
 * ``[2]`` with ``--ray``: the Ray engine with 2 actors against the local engine with 2 workers
   (target within 15 %; Ray's own start-up is timed apart and left out);
 * ``[3]`` with ``--resume``: a run killed when half its inputs are done, then resumed: the work
@@ -131,7 +132,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         folder = make_folder(root, args.images)
-        one, two, ray = [], [], []
+        one, one_thread, two, ray = [], [], [], []
         if args.ray:
             import ray as ray_module
 
@@ -140,11 +141,13 @@ def main() -> None:
             print(f"  Ray started in {time.perf_counter() - t0:.1f} s (not counted below)")
         for _ in range(args.rounds):
             one.append(timed(folder, root / "one", args.tasks, workers=1))
+            one_thread.append(timed(folder, root / "one1", args.tasks, workers=1, threads=1))
             two.append(timed(folder, root / "two", args.tasks, workers=2))
             if args.ray:
                 ray.append(timed(folder, root / "ray", args.tasks, workers=2, engine="ray"))
         print("[1] local engine")
         compare("2 workers", two, "1 worker", one, "target >= 1.7x")
+        compare("2 workers", two, "1 worker, 1 thread", one_thread, "(each of the 2 workers has 1 thread)")
         if args.ray:
             print("[2] Ray engine on this machine")
             compare("ray, 2 actors", ray, "local, 2 workers", two, "target >= 0.85x")

@@ -18,7 +18,6 @@ import visionkit as vk
 from visionkit.bundled import samples
 from visionkit.cli import main
 from visionkit.data.mot_folders import write_sequences
-from visionkit.errors import InputError, UsageError
 from visionkit.jobs.manifest import Shard, cut, shard_size_for
 from visionkit.jobs.shard import _recover
 
@@ -174,10 +173,12 @@ def test_a_list_of_paths_and_saved_pictures_under_a_mirrored_tree(photos, tmp_pa
 
 def test_another_job_in_the_same_folder_is_refused_and_the_same_one_resumes(photos, tmp_path, capsys):
     out = str(tmp_path / "run")
-    assert main(["batch", str(photos), "--out", out, "-t", "classify", "-q"]) == 1
-    assert main(["batch", str(photos), "--out", out, "-t", "detect", "-q"]) == 2
+    assert main(["batch", str(photos), "--out", out, "-t", "classify", "-q", "--save"]) == 1
+    assert sorted(p.name for p in (tmp_path / "run" / "saved").iterdir()) == sorted(
+        p.name for p in photos.iterdir() if p.suffix == ".png")  # OUT/saved by default
+    assert main(["batch", str(photos), "--out", out, "-t", "detect", "-q", "--save"]) == 2
     assert "holds another job (tasks differ)" in capsys.readouterr().err
-    assert main(["batch", str(photos), "--out", out, "-t", "classify", "-q"]) == 1
+    assert main(["batch", str(photos), "--out", out, "-t", "classify", "-q", "--save"]) == 1
     assert "4 input(s) (4 done by an earlier run)" in capsys.readouterr().err
 
 
@@ -190,6 +191,7 @@ def test_bad_requests_are_one_line_and_write_nothing(photos, tmp_path, capsys):
         ([str(photos)], ["-t", "nosuchtask"], "no plugin provides task 'nosuchtask'"),
         ([str(photos)], ["--workers", "0"], "--workers must be at least 1"),
         ([str(tmp_path / "*.none")], [], "no images or videos match"),
+        ([str(photos)], ["--save", str(photos / "notes.txt")], "exists and is not a folder"),
     ]
     for sources, flags, message in cases:
         out = tmp_path / "out"
@@ -225,5 +227,12 @@ def test_the_ray_engine_gives_the_local_engines_records(named, tmp_path):
     local = vk.batch([str(named)], "crash", out=tmp_path / "local", workers=2, shard_size=4, plugins=CRASH)
     # under Ray a worker's SIGSEGV is caught by Ray's own handler; os._exit is a death either way
     assert "exit1.png" in {Path(s).name for s, _ in ray_run.failed}
-    same = lambda report: [r for r in comparable(report) if "segv2" not in r]  # noqa: E731
+    same = lambda report: [r for r in comparable(report) if "segv2" not in r]
     assert same(ray_run) == same(local) and ray_run.records == 8
+
+
+def test_the_ray_engine_without_ray_says_which_extra_installs_it(photos, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if it were not installed
+    assert main(["batch", str(photos), "--out", str(tmp_path / "run"), "--engine", "ray", "-q"]) == 1
+    assert "pip install 'visionkit[ray]'" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -7,7 +7,7 @@ import sys
 
 from ..errors import UsageError, printable
 from .model_args import add_model_option, split_models
-from .task_options import add_option_argument, alias_options, merged, parse_options
+from .task_options import add_alias_arguments, add_option_argument, alias_options, merged, parse_options
 
 #: failures listed on stderr; the rest are in DIR/summary.json
 SHOWN_FAILURES = 20
@@ -40,18 +40,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
                    help="the shared backbone's precision (see `visionkit predict --help`)")
     add_option_argument(p)
-    p.add_argument("--topk", type=int, default=None, help="classes to report per image (classify.topk)")
-    p.add_argument("--score", type=float, default=None, help="lowest score kept, 0-1 (detect.score, pose.score)")
-    p.add_argument("--iou", type=float, default=None, help="NMS overlap threshold, 0-1 (detect.iou)")
-    p.add_argument("--agnostic", action="store_const", const=True, default=None,
-                   help="NMS across classes (detect.agnostic)")
+    add_alias_arguments(p)
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local: worker processes here (default); ray: Ray Data actors (`pip install "
                         "'visionkit[ray]'`), a local Ray instance or --address's cluster")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="worker processes or Ray actors (default: one per core)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="onnxruntime threads per worker (default: the cores shared out among the workers)")
+                   help="onnxruntime threads per worker (default: this machine's cores shared out among "
+                        "the workers; 1 per actor on a Ray cluster, each actor holding that many CPUs)")
     p.add_argument("--address", metavar="ADDR", help="the Ray cluster to join (`auto`, `ray://HOST:10001`)")
     p.add_argument("--batch", type=int, default=1, metavar="N",
                    help="stills given to the backbone at once within a worker (default: 1)")
@@ -107,21 +104,27 @@ def run(args: argparse.Namespace) -> int:
     models, options = _options(args, tasks, by_task, single)
     save = None if args.save is None else (args.save or os.path.join(args.out, "saved"))
     formats = [f.strip() for f in args.save_as.split(",") if f.strip()] if args.save_as else None
-    report = batch(args.sources, tasks, out=args.out, engine=args.engine, workers=args.workers,
-                   threads=args.threads, batch=args.batch, recursive=args.recursive, models=models,
-                   backbone=args.backbone, precision=args.precision, device=args.device, options=options,
-                   save=save, save_as=formats, shard_size=args.shard_size, address=args.address,
-                   progress=not args.quiet)
+    try:
+        report = batch(args.sources, tasks, out=args.out, engine=args.engine, workers=args.workers,
+                       threads=args.threads, batch=args.batch, recursive=args.recursive, models=models,
+                       backbone=args.backbone, precision=args.precision, device=args.device,
+                       options=options, save=save, save_as=formats, shard_size=args.shard_size,
+                       address=args.address, progress=not args.quiet)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\nstopped: run the same command to go on where it was ({args.out})\n")
+        return 130
     for source, error in report.failed[:SHOWN_FAILURES]:
         sys.stderr.write(f"error: {printable(error)}\n")
     more = len(report.failed) - SHOWN_FAILURES
     if more > 0:
-        sys.stderr.write(f"error: ... and {more} more inputs failed (all in {report.out}/summary.json)\n")
+        listed = os.path.join(args.out, "summary.json")
+        sys.stderr.write(f"error: ... and {more} more inputs failed (all in {listed})\n")
     rate = report.to_dict()["inputs_per_second"]
     pace = f", {rate:.1f} inputs/s" if rate and report.ran else ""
     earlier = report.inputs - report.ran
     resumed = f" ({earlier} done by an earlier run)" if earlier else ""
     print(f"{report.inputs} input(s){resumed}, {len(report.failed)} failed, {report.records} records"
-          f"{pace}; {report.engine} engine, {report.workers} workers; records in {report.out}/jsonl",
+          f"{pace}; {report.engine} engine, {report.workers} workers; "
+          f"records in {os.path.join(args.out, 'jsonl')}",
           file=sys.stderr)
     return 1 if report.failed else 0

@@ -7,7 +7,14 @@ import sys
 
 from ..errors import UsageError, printable
 from .model_args import add_model_option, split_models, task_of
-from .task_options import add_option_argument, alias_options, apply_options, merged, parse_options
+from .task_options import (
+    add_alias_arguments,
+    add_option_argument,
+    alias_options,
+    apply_options,
+    merged,
+    parse_options,
+)
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -41,11 +48,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="frames of a folder or video given to the backbone at once (default: 1; a camera "
                         "always runs one at a time)")
     add_option_argument(p)
-    p.add_argument("--topk", type=int, default=None, help="classes to report per image (classify.topk)")
-    p.add_argument("--score", type=float, default=None, help="lowest score kept, 0-1 (detect.score, pose.score)")
-    p.add_argument("--iou", type=float, default=None, help="NMS overlap threshold, 0-1 (detect.iou)")
-    p.add_argument("--agnostic", action="store_const", const=True, default=None,
-                   help="NMS across classes: one label per object (detect.agnostic)")
+    add_alias_arguments(p)
     p.add_argument("--json", action="store_true", help="one JSON object per frame on stdout")
     p.add_argument("--save", metavar="DIR", help="write outputs to DIR (default: annotated images/videos, "
                                                  "and what the chosen tasks add, e.g. segment's masks)")

@@ -26,6 +26,16 @@ def add_option_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_alias_arguments(parser: argparse.ArgumentParser) -> None:
+    """The short flags of :data:`ALIASES` (commands that run tasks: predict, batch)."""
+    parser.add_argument("--topk", type=int, default=None, help="classes to report per image (classify.topk)")
+    parser.add_argument("--score", type=float, default=None,
+                        help="lowest score kept, 0-1 (detect.score, pose.score)")
+    parser.add_argument("--iou", type=float, default=None, help="NMS overlap threshold, 0-1 (detect.iou)")
+    parser.add_argument("--agnostic", action="store_const", const=True, default=None,
+                        help="NMS across classes: one label per object (detect.agnostic)")
+
+
 def parse_value(text: str) -> Any:
     """JSON where it parses, else the text itself (paths, names)."""
     try:

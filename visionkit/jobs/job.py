@@ -65,8 +65,13 @@ class Job:
         return cls(**data)
 
 
+#: recorded by the first run and kept by later ones: where relative paths are read from, and
+#: whether Parquet parts are written (decided by pyarrow's presence when the job began)
+_KEPT = ("cwd", "parquet")
+
+
 def _what_differs(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    return [k for k in new if k != "cwd" and old.get(k) != new.get(k)]
+    return [k for k in new if k not in _KEPT and old.get(k) != new.get(k)]
 
 
 def open_job(out: Path, job: Job) -> bool:

@@ -56,7 +56,7 @@ class RayEngine:
         self.workers, self.threads, self.cpus, self.address = workers, threads, cpus, address
         self._ray = _import_ray()
 
-    def _connect(self) -> bool:
+    def _connect(self, plugins: bool) -> bool:
         """Start or join Ray; True when this run started it (and so stops it)."""
         ray = self._ray
         if ray.is_initialized():
@@ -70,8 +70,8 @@ class RayEngine:
         if self.address:
             ray.init(address=self.address, **quiet)
             return True
-        # the workers of a local instance import what this process can (plugins given by module)
-        env = {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}}
+        # plugins given by module: the workers of a local instance import what this process can
+        env = {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}} if plugins else None
         ray.init(num_cpus=max(1, int(self.workers * self.cpus)), runtime_env=env, **quiet)
         return True
 
@@ -80,7 +80,9 @@ class RayEngine:
         items = [{"index": s.index, "paths": list(s.paths)} for s in shards]
         if not items:
             return
-        started = self._connect()
+        from .job import read_job
+
+        started = self._connect(bool(read_job(out).plugins))
         try:
             context = ray.data.DataContext.get_current()
             context.enable_progress_bars = False  # the driver draws its own
@@ -99,5 +101,16 @@ class RayEngine:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__
+    """What went wrong at the bottom of Ray's wrapped exceptions, in one line."""
+    from ..errors import VisionkitError, describe_failure
+
+    seen = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "cause", None) or exc.__cause__
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
+    if isinstance(exc, VisionkitError):
+        return " ".join(str(exc).split())
+    return describe_failure(exc)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from ..errors import UsageError
-from .job import JOB_FILE, Job, open_job
+from ..errors import DependencyError, InputError, UsageError
+from .job import JOB_FILE, Job, open_job, read_job
 from .manifest import MANIFEST, read_shards, write_manifest
 from .runner import worker_threads
 from .shard import WORK, is_complete, part_path, read_records, summarize_part
@@ -79,15 +79,17 @@ def _journal(out: Path) -> dict[int, dict[str, Any]]:
 
 def _engine(engine: str, workers: int, threads: int | None, address: str | None):
     cores = os.cpu_count() or 1
-    threads = threads or worker_threads(cores, workers)
     if engine == "local":
         from .local import LocalEngine
 
-        return LocalEngine(workers, threads)
+        return LocalEngine(workers, threads or worker_threads(cores, workers))
     from .ray_engine import RayEngine
 
-    return RayEngine(workers, threads, cpus=max(1.0, cores / workers) if not address else float(threads),
-                     address=address)
+    if address:  # a cluster's cores are not this machine's: an actor holds its threads' CPUs
+        threads = threads or 1
+        return RayEngine(workers, threads, cpus=float(threads), address=address)
+    threads = threads or worker_threads(cores, workers)
+    return RayEngine(workers, threads, cpus=max(1.0, cores / workers), address=None)
 
 
 def _validate(job: Job) -> None:
@@ -98,6 +100,9 @@ def _validate(job: Job) -> None:
     Pipeline(list(job.tasks), **job.pipeline_kwargs(1))
     if job.save:
         from ..writers import SaveWriters
+
+        if os.path.exists(job.save) and not os.path.isdir(job.save):  # one line now, not one per input
+            raise InputError(f"{job.save}: exists and is not a folder")
 
         with tempfile.TemporaryDirectory() as scratch:
             SaveWriters(scratch, list(job.tasks), list(job.save_as) if job.save_as is not None else None,
@@ -119,6 +124,9 @@ def run_job(job: Job, out: Path, *, engine: str = "local", workers: int | None =
     _validate(job)
     out = Path(out).resolve()
     resuming = open_job(out, job)
+    if resuming and read_job(out).parquet and not _has_pyarrow():
+        raise DependencyError("this job writes Parquet parts beside its records, and pyarrow is "
+                              "missing: pip install 'visionkit[parquet]'")
     if not (out / MANIFEST).exists():
         try:
             write_manifest(out, job.sources, job.recursive, workers, job.shard_size)

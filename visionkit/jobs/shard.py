@@ -98,7 +98,7 @@ class ShardRun:
         self.partial = work / f"{shard.name}.jsonl.partial"
         self.log_path = work / f"{shard.name}.progress"
         self.lock_path = work / f"{shard.name}.lock"
-
+        self._unsaved: dict[str, str] = {}  # inputs whose --save outputs failed
     def run(self, on_input: OnInput | None = None) -> dict[str, Any]:
         """Run what is left of the shard and publish it; returns its summary."""
         self.final.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +122,6 @@ class ShardRun:
                 self._done(crashed)
                 on_input(source, 1, record.error)
                 start = crashed + 1
-            ran_before = start
             self._run_from(start, 1 if careful else self.batch, on_input)
         summary = self._publish()
         summary["ran"] = len(self.shard.paths) - ran_before  # what this call ran: the rest was done before
@@ -164,7 +163,7 @@ class ShardRun:
                     try:
                         saver.write(result)
                     except VisionkitError as exc:
-                        outcome[1] = outcome[1] or f"{result.source}: cannot save: {exc}"
+                        self._not_saved(outcome, result.source, exc)
         finally:
             self._close_saver(saver, current, outcomes)
         return [(s, n, failure) for s, (n, failure) in outcomes.items()]
@@ -175,18 +174,23 @@ class ShardRun:
         try:
             return self.saver()
         except VisionkitError as exc:
-            outcomes.setdefault(source, [0, None])[1] = f"{source}: cannot save: {exc}"
+            self._not_saved(outcomes.setdefault(source, [0, None]), source, exc)
             return None
 
     def _close_saver(self, saver: Any, source: str | None, outcomes: dict) -> None:
         if saver is None:
-            return None
+            return
         try:
             saver.close()
         except VisionkitError as exc:
-            outcome = outcomes.setdefault(source, [0, None])
-            outcome[1] = outcome[1] or f"{source}: cannot save: {exc}"
-        return None
+            self._not_saved(outcomes.setdefault(source, [0, None]), source, exc)
+        return
+
+    def _not_saved(self, outcome: list, source: str, exc: Exception) -> None:
+        """A record whose pictures could not be written: the input failed, its record stands."""
+        message = f"{source}: cannot save: {printable(str(exc))}"
+        outcome[1] = outcome[1] or message
+        self._unsaved.setdefault(source, message)
 
     def _write(self, result: FrameResult) -> None:
         self._records.write((result.to_json() + "\n").encode("utf-8"))
@@ -200,6 +204,8 @@ class ShardRun:
 
     def _publish(self) -> dict[str, Any]:
         summary = summarize_part(self.partial, self.shard)
+        failed = {source for source, _ in summary["failed"]}
+        summary["failed"] += [[s, m] for s, m in self._unsaved.items() if s not in failed]
         if self.parquet:
             write_parquet(self.partial, part_path(self.out, self.shard, PARQUET))
         os.replace(self.partial, self.final)
