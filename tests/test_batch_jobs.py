@@ -152,8 +152,11 @@ def test_a_killed_run_resumed_repeats_little_and_equals_an_uninterrupted_one(nam
 def test_videos_are_a_shard_each_and_a_tracker_sees_them_whole(tmp_path, capsys):
     write_sequences(tmp_path / "clips", 2, 10, 77, size=192, fps=10, progress=False)
     videos = sorted(str(p) for p in (tmp_path / "clips").glob("*/*.mp4"))
-    report = vk.batch(videos, "track", out=tmp_path / "run", workers=2)
-    assert report.inputs == 2 and report.records == 20
+    report = vk.batch(videos, "track", out=tmp_path / "run", workers=2, save=tmp_path / "saved")
+    assert report.inputs == 2 and report.records == 20 and report.ok
+    for video in videos:  # the annotated video and its MOT file, below the sequence's folder
+        seq = Path(video).parent.name
+        assert {p.name for p in (tmp_path / "saved" / seq).iterdir()} == {f"{seq}.mp4", f"{seq}.txt"}
     assert main(["predict", *videos, "--task", "track", "--json"]) == 0
     predicted = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert comparable(report) == comparable(predicted)

@@ -119,6 +119,7 @@ class _Video:
 
     def __init__(self, path: Path, size: tuple[int, int], fps: float) -> None:
         self.path, self.tmp, self.frames = path, temp_path(path), 0
+        make_folder(path.parent)  # a video below the output folder's top (an input tree kept)
         with opencv_quiet():
             self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
         if not self.writer.isOpened():
@@ -228,18 +229,19 @@ class SaveWriters:
         files is refused up front, and no output ever replaces another's.
     :param root: a folder whose tree the outputs keep (inputs below it are written below
         ``out_dir`` at the same relative place), for writers that take ``root``.
-    :param whole_run: False where each input is written on its own (a batch worker): the
+    :param per_input: True where each input is written on its own (a batch worker): the
         writers that gather a whole run in one file are left out of the defaults, and refused
         by name.
     """
 
     def __init__(self, out_dir: str | Path, tasks: list[str], formats: list[str] | None = None, *,
-                 overwrite: bool = False, root: str | Path | None = None, whole_run: bool = True) -> None:
+                 overwrite: bool = False, root: str | Path | None = None,
+                 per_input: bool = False) -> None:
         from .plugin_manager import get_plugins
 
         registry = get_plugins().writers
         if formats is None:
-            specs = [s for s in registry.defaults_for(tasks) if whole_run or not s.whole_run]
+            specs = [s for s in registry.defaults_for(tasks) if not (per_input and s.whole_run)]
         else:
             specs = []
             for name in formats:
@@ -250,7 +252,7 @@ class SaveWriters:
                 if spec.tasks and not set(spec.tasks) & set(tasks):
                     raise UsageError(f"--save-as {name} writes {', '.join(spec.tasks)} results; "
                                      f"none of them runs (running: {', '.join(tasks)})")
-                if spec.whole_run and not whole_run:
+                if spec.whole_run and per_input:
                     raise UsageError(f"--save-as {name} gathers a whole run in one file; a batch writes "
                                      "each input on its own (its records are the results)")
                 specs.append(spec)

@@ -11,6 +11,7 @@ from visionkit.data.mot import MotFrame, format_mot, make_frame
 from visionkit.errors import InputError
 from visionkit.outputs import make_folder, save_bytes
 from visionkit.results import FrameResult
+from visionkit.writers import stem_of
 
 
 class MotWriter:
@@ -18,9 +19,10 @@ class MotWriter:
     :meth:`close`: a video ``clip.mp4`` gives ``clip.txt``, which ``visionkit eval track --gt
     GT_DIR --pred DIR`` scores against ``GT_DIR/clip/gt/gt.txt``."""
 
-    def __init__(self, out_dir: str | Path, *, overwrite: bool = False) -> None:
+    def __init__(self, out_dir: str | Path, *, overwrite: bool = False, root: str | Path | None = None) -> None:
         self.out_dir = Path(out_dir)
         self.overwrite = overwrite
+        self.root = root  # inputs below it keep their sub-folders (see visionkit.writers.stem_of)
         make_folder(self.out_dir)
         self.written: list[Path] = []
         self._sources: dict[str, dict[int, MotFrame]] = {}
@@ -41,7 +43,8 @@ class MotWriter:
         self._closed = True
         used: set[str] = set()
         for source, frames in self._sources.items():
-            stem = re.sub(r"[^\w.-]+", "_", Path(source).stem) or "source"
+            kept = stem_of(source, self.root) if self.root is not None else Path(source).stem
+            stem = "/".join(re.sub(r"[^\w.-]+", "_", part) for part in kept.split("/")) or "source"
             name, k = stem, 1
             while name in used:  # two sources of one name (a/clip.mp4, b/clip.mp4) keep both
                 k += 1

@@ -106,7 +106,7 @@ def _validate(job: Job) -> None:
 
         with tempfile.TemporaryDirectory() as scratch:
             SaveWriters(scratch, list(job.tasks), list(job.save_as) if job.save_as is not None else None,
-                        overwrite=True, whole_run=False).close()
+                        overwrite=True, per_input=True).close()
 
 
 def run_job(job: Job, out: Path, *, engine: str = "local", workers: int | None = None,
@@ -150,15 +150,24 @@ def run_job(job: Job, out: Path, *, engine: str = "local", workers: int | None =
     with open(out / JOURNAL, "a", encoding="utf-8") as journal, \
             Progress(total, f"batch ({runner.name}, {workers} workers)", enabled=progress,
                      initial=resumed) as bar:
+        def pace(n: int) -> str:
+            seconds = time.monotonic() - started
+            return f"{n / seconds:.1f}/s" if seconds > 0 else "-"
+
+        live = 0  # inputs reported one by one (the local engine's)
         for event in runner.run(out, pending, uuid.uuid4().hex, batch):
             if event[0] == "input":
-                bar.update(1)
+                live += 1
+                bar.update(1, inputs=pace(live))
                 continue
             summary = event[1]
-            if engine != "local":
-                bar.update(summary["inputs"])
             memory.setdefault(summary.pop("pid"), []).append(summary.pop("memory_mb"))
-            ran += summary.pop("ran")
+            this_run = summary.pop("ran")
+            ran += this_run
+            # the inputs not reported one by one: a shard's earlier-finished ones, or all of
+            # them where the engine reports whole shards
+            unseen = summary["inputs"] - (this_run if engine == "local" else 0)
+            bar.update(unseen, inputs=pace(max(live, ran)))
             summaries[summary["shard"]] = summary
             journal.write(json.dumps(summary) + "\n")
             journal.flush()

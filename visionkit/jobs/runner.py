@@ -53,7 +53,7 @@ class ShardRunner:
 
         formats = list(self.job.save_as) if self.job.save_as is not None else None
         return SaveWriters(self.job.save, self.pipeline.task_names, formats, overwrite=True,
-                           root=self._root, whole_run=False)
+                           root=self._root, per_input=True)
 
     def run(self, shard: Shard, on_input: OnInput | None = None) -> dict[str, Any]:
         run = ShardRun(self.out, shard, self.pipeline, self.run_id, batch=self.batch,
