@@ -239,3 +239,17 @@ def test_the_ray_engine_without_ray_says_which_extra_installs_it(photos, tmp_pat
     assert main(["batch", str(photos), "--out", str(tmp_path / "run"), "--engine", "ray", "-q"]) == 1
     assert "pip install 'visionkit[ray]'" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_script_without_a_main_guard_and_one_from_stdin_both_run(photos, tmp_path):
+    """Workers are fresh interpreters: the user's script is not imported again in them."""
+    code = (f"import visionkit as vk\nr = vk.batch([{str(photos)!r}], 'classify', "
+            f"out={str(tmp_path / 'a')!r}, workers=2)\nprint(r.inputs, len(r.failed))\n")
+    script = tmp_path / "job.py"
+    script.write_text(code)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    assert subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
+                          timeout=120).stdout.split() == ["4", "1"]
+    piped = subprocess.run([sys.executable, "-"], input=code.replace("'a'", "'b'").replace("/a'", "/b'"),
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert piped.stdout.split() == ["4", "1"], piped.stderr[-500:]

@@ -35,7 +35,7 @@ class _ShardActor:
 
     def __call__(self, rows: dict[str, Any]) -> dict[str, Any]:
         summaries = [json.dumps(self.runner.run(Shard(int(i), tuple(p))))
-                     for i, p in zip(rows["index"], rows["paths"])]
+                     for i, p in zip(rows["index"], rows["paths"], strict=True)]
         return {"summary": summaries}
 
 

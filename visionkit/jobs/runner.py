@@ -44,7 +44,8 @@ class ShardRunner:
         if threads:
             cv2.setNumThreads(threads)  # OpenCV's own pool would fight the other workers' too
         if self.job.plugins:
-            set_plugins(load_plugins(extra=[(name, import_module(module)) for name, module in self.job.plugins]))
+            extra = [(name, import_module(module)) for name, module in self.job.plugins]
+            set_plugins(load_plugins(extra=extra))
         self.pipeline = Pipeline(list(self.job.tasks), **self.job.pipeline_kwargs(threads))
         self._root = save_root(self.job)
 

@@ -2,9 +2,10 @@
 
 A shard's records (the ``--json`` lines) are appended to ``work/part-N.jsonl.partial`` and its
 progress to ``work/part-N.progress``: ``begin I RUN BATCH`` before input I is run, ``done I
-OFFSET`` once its records are written; ``work/part-N.lock`` is held while a worker runs it. The finished shard is published whole: the Parquet part
-(where written) and then the JSON-lines part take their names by atomic renames, and the
-JSON-lines part is the mark that the shard is complete.
+OFFSET`` once its records are written; ``work/part-N.lock`` is held while a worker runs it.
+The finished shard is published whole: the Parquet part (where written) and then the JSON-lines
+part take their names by atomic renames, and the JSON-lines part is the mark that the shard is
+complete.
 
 A run that finds a shard started picks it up after its last done input (the records of an
 input cut short are dropped). If the input that was begun was begun by this same run, the
