@@ -7,7 +7,8 @@ import sys
 
 from ..errors import UsageError, printable
 from .model_args import add_model_option, split_models
-from .task_options import add_alias_arguments, add_option_argument, alias_options, merged, parse_options
+from .task_options import (add_alias_arguments, add_option_argument, alias_options, apply_options, merged,
+                           parse_options)
 
 #: failures listed on stderr; the rest are in DIR/summary.json
 SHOWN_FAILURES = 20
@@ -31,11 +32,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     )
     p.add_argument("sources", nargs="+", metavar="SOURCE",
                    help="image, video, folder, glob, or @FILE (a text file of paths, one per line)")
-    p.add_argument("--out", required=True, metavar="DIR", help="the output folder (resumed when it holds this job)")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="the output folder (resumed when it holds this job)")
     p.add_argument("--tasks", "--task", "-t", dest="task", default="classify",
                    help="task(s), comma-separated (default: classify)")
     add_model_option(p)
-    p.add_argument("--backbone", metavar="PATH", help="backbone for head models (default: beside the head, or bundled)")
+    p.add_argument("--backbone", metavar="PATH",
+                   help="backbone for head models (default: beside the head, or bundled)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
                    help="the shared backbone's precision (see `visionkit predict --help`)")
@@ -58,7 +61,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--save", nargs="?", const="", default=None, metavar="DIR",
                    help="also write annotated pictures (and the tasks' other per-input outputs), "
                         "mirroring the inputs' tree, in DIR (default: OUT/saved)")
-    p.add_argument("--save-as", metavar="FORMAT[,FORMAT]", help="what --save writes (`visionkit plugins` lists them)")
+    p.add_argument("--save-as", metavar="FORMAT[,FORMAT]",
+                   help="what --save writes (`visionkit plugins` lists them)")
     p.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -76,12 +80,8 @@ def _options(args: argparse.Namespace, tasks: list[str], by_task: dict, single: 
         models[tasks[0]] = single
     pipeline = Pipeline(tasks, models=models or None, backbone=args.backbone, device=args.device,
                         options=given, precision=args.precision, threads=1)
-    options = merged({t: {} for t in given}, given, alias_options(args, pipeline.tasks))
-    for task, values in options.items():
-        if task not in pipeline.tasks:
-            raise UsageError(f"--option {task}.…: task {task!r} is not running "
-                             f"(running: {', '.join(pipeline.tasks)})")
-        pipeline.set_options(task, **values)
+    options = merged(given, alias_options(args, pipeline.tasks))
+    apply_options(pipeline, options)
     return models, options
 
 

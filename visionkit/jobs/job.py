@@ -44,6 +44,11 @@ class Job:
     #: the folder relative paths are read from (workers start there)
     cwd: str = ""
 
+    @property
+    def save_formats(self) -> list[str] | None:
+        """``--save-as`` as SaveWriters takes it (None: the tasks' defaults)."""
+        return list(self.save_as) if self.save_as is not None else None
+
     def pipeline_kwargs(self, threads: int | None) -> dict[str, Any]:
         return dict(models=dict(self.models) or None, backbone=self.backbone, precision=self.precision,
                     device=self.device, options={t: dict(o) for t, o in self.options.items()},

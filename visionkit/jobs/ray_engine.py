@@ -94,13 +94,13 @@ class RayEngine:
             for row in done.iter_rows():
                 yield ("shard", json.loads(row["summary"]))
         except ray.exceptions.RayError as exc:
-            raise VisionkitError(f"the Ray run failed: {_first_line(exc)}") from exc
+            raise VisionkitError(f"the Ray run failed: {_innermost_cause(exc)}") from exc
         finally:
             if started:
                 ray.shutdown()
 
 
-def _first_line(exc: BaseException) -> str:
+def _innermost_cause(exc: BaseException) -> str:
     """What went wrong at the bottom of Ray's wrapped exceptions, in one line."""
     from ..errors import VisionkitError, describe_failure
 

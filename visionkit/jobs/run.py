@@ -105,8 +105,7 @@ def _validate(job: Job) -> None:
             raise InputError(f"{job.save}: exists and is not a folder")
 
         with tempfile.TemporaryDirectory() as scratch:
-            SaveWriters(scratch, list(job.tasks), list(job.save_as) if job.save_as is not None else None,
-                        overwrite=True, per_input=True).close()
+            SaveWriters(scratch, list(job.tasks), job.save_formats, overwrite=True, per_input=True).close()
 
 
 def run_job(job: Job, out: Path, *, engine: str = "local", workers: int | None = None,

@@ -52,8 +52,7 @@ class ShardRunner:
     def _saver(self) -> Any:
         from ..writers import SaveWriters
 
-        formats = list(self.job.save_as) if self.job.save_as is not None else None
-        return SaveWriters(self.job.save, self.pipeline.task_names, formats, overwrite=True,
+        return SaveWriters(self.job.save, self.pipeline.task_names, self.job.save_formats, overwrite=True,
                            root=self._root, per_input=True)
 
     def run(self, shard: Shard, on_input: OnInput | None = None) -> dict[str, Any]:
