@@ -112,11 +112,21 @@ def test_the_card_sets_the_proposal_count_and_refinement(tmp_path, monkeypatch):
     scene = next(str(p) for p in samples() if p.name == "scene_shapes.png")
     seen = []
     real = rcnn.select_proposals
-    monkeypatch.setattr(rcnn, "select_proposals", lambda *a, **k: seen.append(k["post_nms"]) or real(*a, **k))
+    monkeypatch.setattr(rcnn, "select_proposals",
+                        lambda *a, **k: seen.append((k["pre_nms"], k["post_nms"])) or real(*a, **k))
     refined = vk.Pipeline(["detect"], device="cpu")(scene)["detect"]  # the bundled card says refine
+    assert seen[-1] == (700, 150)  # the bundled card's counts
     (tmp_path / "a").mkdir()
-    few = vk.Pipeline(["detect"], models={"detect": _with_config(tmp_path / "a", proposals=50)}, device="cpu")
-    assert seen[-1:] == [300] and len(few(scene)["detect"]) > 0 and seen[-1] == 50
+    few = vk.Pipeline(["detect"], models={"detect": _with_config(tmp_path / "a", proposals=50, pre_nms=200)},
+                      device="cpu")
+    assert len(few(scene)["detect"]) > 0 and seen[-1] == (200, 50)
+    # a run's options replace the card's counts, and 0 brings the card's back
+    few.set_options("detect", proposals=20, pre_nms=100)
+    few(scene)
+    assert seen[-1] == (100, 20)
+    few.set_options("detect", proposals=0)
+    few(scene)
+    assert seen[-1] == (100, 50)
     (tmp_path / "b").mkdir()
     once = vk.Pipeline(["detect"], models={"detect": _with_config(tmp_path / "b", refine=False)}, device="cpu")
     plain = once(scene)["detect"]
@@ -124,3 +134,21 @@ def test_the_card_sets_the_proposal_count_and_refinement(tmp_path, monkeypatch):
     assert refined.labels == plain.labels and np.allclose(refined.scores, plain.scores)
     moved = np.abs(refined.boxes - plain.boxes)
     assert 0 < moved.max() < 8 and (box_iou(refined.boxes, plain.boxes).diagonal() > 0.8).all()
+
+
+@pytest.mark.parametrize("config", [{"proposals": 0}, {"pre_nms": "many"}, {"pre_nms": 2.5}])
+def test_a_card_with_unusable_proposal_counts_is_refused_by_name(tmp_path, config):
+    pytest.importorskip("onnx")
+    import visionkit as vk
+    from visionkit.errors import ModelError
+
+    with pytest.raises(ModelError, match=f"config.{next(iter(config))} must be a whole number"):
+        vk.Pipeline(["detect"], models={"detect": _with_config(tmp_path, **config)}, device="cpu")
+
+
+def test_proposal_counts_outside_the_limits_are_usage_errors():
+    import visionkit as vk
+    from visionkit.errors import UsageError
+
+    with pytest.raises(UsageError, match="detect.proposals"):
+        vk.Pipeline(["detect"], options={"detect": {"proposals": -1}}, device="cpu")

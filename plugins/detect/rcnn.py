@@ -8,9 +8,10 @@ the regions with a small network on the same map. Here:
    map ``p3`` (stride 8) -> objectness and box deltas for every anchor; also the finer fused
    map ``p2`` (stride 4) for the second stage.
 2. **Proposal selection** (numpy, :func:`select_proposals`): the best ``pre_nms`` anchors by
-   objectness, decoded, clipped to the picture (not the letterbox padding), tiny ones
-   dropped, NMS at 0.7, the best ``post_nms`` kept (the card's ``config.proposals``, 300
-   unless it says).
+   objectness (the card's ``config.pre_nms``, 1000 unless it says), decoded, clipped to the
+   picture (not the letterbox padding), tiny ones dropped, NMS at 0.7, the best ``post_nms``
+   kept (``config.proposals``, 300 unless it says). The task's options ``pre_nms`` and
+   ``proposals`` replace both for a run.
 3. **Box head** (the card's ``parts["box_head"]``, the file beside the first): ONNX ``RoiAlign``
    on ``p2`` -> class probabilities (background first) and per-class box deltas.
 4. **Detections** (numpy, :func:`detections_from_boxes`): every (proposal, class) above the
@@ -159,20 +160,30 @@ class RCNNDecoder:
         self.box_head = load_parts(model, ("box_head",))["box_head"]
         self.model = model
         config = model.card.config
-        #: proposals the box head scores per frame (card ``config.proposals``): its RoiAlign
-        #: cost grows with them
-        self.proposals = int(config.get("proposals", POST_NMS))
-        if self.proposals < 1:
-            raise ModelError(f"{model.path.name}: card config.proposals must be at least 1, not {self.proposals}")
+        #: regions the box head scores per frame (card ``config.proposals``; its RoiAlign cost
+        #: grows with them) and the best anchors that go into their NMS (``config.pre_nms``,
+        #: whose cost grows with their square)
+        self.proposals = self._count(config, "proposals", POST_NMS)
+        self.pre_nms = self._count(config, "pre_nms", PRE_NMS)
         #: card ``config.refine``: score the final boxes again and average the two boxes
         self.refine = bool(config.get("refine", False))
 
-    def forward(self, inputs: TaskInputs) -> list[np.ndarray]:
+    def _count(self, config: Mapping[str, Any], key: str, default: int) -> int:
+        value = config.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ModelError(f"{self.model.path.name}: card config.{key} must be a whole number of at least 1, not {value!r}")
+        return value
+
+    def forward(self, inputs: TaskInputs, options: Mapping[str, Any] | None = None) -> list[np.ndarray]:
         """Both graphs and the proposal selection between them; returns the box-head outputs
-        ``[probs, deltas]`` and the proposals they refer to."""
+        ``[probs, deltas]`` and the proposals they refer to. ``options`` ``proposals`` and
+        ``pre_nms`` above 0 replace the card's counts."""
+        options = options or {}
         objectness, deltas, p2 = self.model.run(feature_feeds(self.model, inputs.features or {}))
         region = picture_region(inputs, inputs.input_size)
-        rois, _ = select_proposals(objectness[0], deltas[0], region, post_nms=self.proposals)
+        rois, _ = select_proposals(objectness[0], deltas[0], region,
+                                   pre_nms=options.get("pre_nms") or self.pre_nms,
+                                   post_nms=options.get("proposals") or self.proposals)
         if len(rois) == 0:
             return [np.zeros((0, 1), np.float32), np.zeros((0, 0), np.float32), rois, region, p2]
         probs, box_deltas = self.box_head.run(
