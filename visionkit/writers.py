@@ -24,7 +24,6 @@ import numpy as np
 from .errors import InputError, PluginError, UsageError, VisionkitError, describe_failure
 from .imageio import VIDEO_EXTENSIONS, opencv_quiet, write_image
 from .outputs import check_folder, discard, make_folder, publish, temp_path
-from .overlays import render
 from .results import FrameResult
 
 
@@ -186,6 +185,8 @@ class AnnotatedWriter:
     def write(self, result: FrameResult) -> None:
         if not result.results or result.image is None:
             return
+        from .overlays import render  # the painters load when a picture is drawn, not for JSON
+
         canvas = render(result)
         if not is_stream(result.source):
             path = self._unique(stem_of(result.source, self.root), still_suffix(result.source))
