@@ -114,6 +114,13 @@ def test_yolox_finds_the_car_the_dog_and_the_people(yolox, capsys):
     assert 0 < len(strict["labels"]) < len(det["labels"]) and min(strict["scores"]) >= 0.8
 
 
+def test_proposal_counts_on_a_one_stage_model_say_they_change_nothing(yolox, capsys):
+    photo = realworld("images", "ortex", "test_object_detection_0.jpg")
+    assert main(["predict", str(photo), "--model", str(yolox), "--json", "-o", "detect.proposals=50"]) == 0
+    err = capsys.readouterr().err
+    assert "note: detect: proposals and pre_nms are for two-stage models" in err and "(yolox)" in err
+
+
 def test_deeplab_labels_pixels_and_saves_the_mask(tmp_path, capsys):
     labels = tmp_path / "voc.txt"
     labels.write_text("\n".join(["background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car",

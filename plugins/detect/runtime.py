@@ -26,4 +26,7 @@ class DetectTask(DecoderTask):
     def forward(self, inputs: TaskInputs) -> list:
         if isinstance(self._decoder, RCNNDecoder):
             return self._decoder.forward(inputs, self.options)
+        if self.options["proposals"] or self.options["pre_nms"]:
+            self.note(f"proposals and pre_nms are for two-stage models; {self.model_name} "
+                      f"({self.card.output}) proposes no regions, so they change nothing")
         return super().forward(inputs)
