@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import UsageError, printable
-from .model_args import add_model_option, split_models
+from .model_args import add_backbone_option, add_model_option, add_precision_option, split_models
 from .task_options import (add_alias_arguments, add_option_argument, alias_options, apply_options, merged,
                            parse_options)
 
@@ -37,11 +37,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--tasks", "--task", "-t", dest="task", default="classify",
                    help="task(s), comma-separated (default: classify)")
     add_model_option(p)
-    p.add_argument("--backbone", metavar="PATH",
-                   help="backbone for head models (default: beside the head, or bundled)")
+    add_backbone_option(p)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
-                   help="the shared backbone's precision (see `visionkit predict --help`)")
+    add_precision_option(p)
     add_option_argument(p)
     add_alias_arguments(p)
     p.add_argument("--engine", choices=("local", "ray"), default="local",

@@ -21,7 +21,7 @@ import sys
 from typing import Any, Mapping
 
 from ..errors import UsageError, VisionkitError
-from .model_args import add_model_option, split_models
+from .model_args import add_backbone_option, add_model_option, split_models
 from .task_options import add_option_argument, parse_options, parse_value
 
 #: short flags, each an alias of the evaluator setting of its name (``--score X`` is ``--set score=X``)
@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("task", metavar="TASK", help=_FROM_REGISTRY)
     p.add_argument("--data", metavar="DIR", help=_FROM_REGISTRY)
     add_model_option(p)
-    p.add_argument("--backbone", metavar="PATH", help="backbone for head models (default: beside the head, or bundled)")
+    add_backbone_option(p)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--score", type=float, default=None,
                    help="the lowest detection score kept while evaluating (--set score=VALUE)")

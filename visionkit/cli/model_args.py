@@ -1,4 +1,5 @@
-"""``--model [TASK=]PATH``, shared by the commands that run models (predict, gui)."""
+"""``--model [TASK=]PATH`` and the options beside it, shared by the commands that run models
+(predict, batch, eval, gui, ...)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,17 @@ MODEL_HELP = "model for the task (repeat as TASK=PATH for several tasks)"
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", action="append", default=[], metavar="[TASK=]PATH", help=MODEL_HELP)
+
+
+def add_backbone_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backbone", metavar="PATH",
+                        help="backbone for head models (default: beside the head, or bundled)")
+
+
+def add_precision_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
+                        help="the shared backbone's precision: int8 runs BACKBONE_int8.onnx beside it "
+                             "(`visionkit models quantize` makes it; the summary names the file that ran)")
 
 
 def split_models(values: list[str]) -> tuple[str | None, dict[str, str]]:

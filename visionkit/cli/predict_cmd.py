@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import UsageError, printable
-from .model_args import add_model_option, split_models, task_of
+from .model_args import add_backbone_option, add_model_option, add_precision_option, split_models, task_of
 from .task_options import (
     add_alias_arguments,
     add_option_argument,
@@ -37,13 +37,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--task", "-t", default=None,
                    help="task(s), comma-separated (default: the --model card's task, else classify)")
     add_model_option(p)
-    p.add_argument("--backbone", metavar="PATH", help="backbone for head models (default: beside the head, or bundled)")
+    add_backbone_option(p)
     p.add_argument("--card", metavar="PATH", help="card file for --model (default: its sidecar or embedded card)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=None, help="onnxruntime threads (default: all cores)")
-    p.add_argument("--precision", choices=("fp32", "int8"), default="fp32",
-                   help="the shared backbone's precision: int8 runs BACKBONE_int8.onnx beside it "
-                        "(`visionkit models quantize` makes it; the summary names the file that ran)")
+    add_precision_option(p)
     p.add_argument("--batch", type=int, default=1, metavar="N",
                    help="frames of a folder or video given to the backbone at once (default: 1; a camera "
                         "always runs one at a time)")
