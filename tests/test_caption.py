@@ -66,6 +66,21 @@ def test_the_relation_is_true_of_the_pixels():
     assert checked > 20
 
 
+def test_the_plainest_caption_names_the_groups_in_reading_order():
+    relations, inverse_words = set(), 0
+    for i in range(80):
+        truth, refs = scene_captions(2, i)
+        if truth.relation is None:
+            continue
+        relations.add(truth.relation)
+        # the left or the upper group is named first: the picture alone says which
+        assert mentions(refs[0])[0].key() == truth.groups[0].key()
+        assert ("left" in refs[0]) == (truth.relation == "left") and "right" not in refs[0]
+        inverse_words += any(w in r for r in refs[1:] for w in ("right", "below", "under", "beneath"))
+    assert relations == {"left", "above"}
+    assert inverse_words > 10  # the other phrasings still name the second group first
+
+
 def test_mentions_reads_the_phrases_back():
     found = mentions("there are two small red hearts to the left of an orange ring")
     assert [(g.count, g.size, g.colour, g.label) for g in found] == [(2, "small", "red", "heart"),
@@ -174,6 +189,31 @@ def test_max_words_ends_every_caption_and_banned_words_never_appear():
     assert all(len(h.ids) <= 1 and 5 not in h.ids for h in capped)
 
 
+def test_plain_share_draws_the_first_reference_that_often():
+    torch = pytest.importorskip("torch")
+    from visionkit.plugins.caption.train import CaptionBatches, CaptionRecipe
+
+    class Cache:  # the maps are not looked at here, only which caption goes with them
+        image_labels = [-1] * 400
+
+        def features(self, idx, _copies):
+            return {k: np.zeros((len(idx), 1, 1, 1), np.float32) for k in ("c2", "c3", "c4", "c5")}
+
+    encoded = [[[1, 10 + j, 2] for j in range(5)] for _ in range(400)]  # reference j is token 10 + j
+    recipe = CaptionRecipe(batch_size=50)
+
+    def first_share(plain_share: float) -> float:
+        batches = CaptionBatches(Cache(), encoded, recipe, True, plain_share)
+        drawn = batches.batches(0, torch.Generator().manual_seed(0))
+        words = np.concatenate([b["tokens"][:, 1].numpy() for b in drawn])
+        assert len(words) == 400
+        return float(np.mean(words == 10))
+
+    assert 0.1 < first_share(0.0) < 0.3  # one reference in five
+    assert 0.55 < first_share(0.5) < 0.65  # half of them, and a fifth of the rest
+    assert first_share(1.0) == 1.0
+
+
 # -- a tiny training run, its export and the task ----------------------------------------------------------
 
 
@@ -215,9 +255,10 @@ def test_the_task_captions_a_picture_with_scores_and_attention(tiny_run):
     result = pipe(render(caption_scene(5, 0).scene))["caption"]
     assert isinstance(result, Caption) and len(result.texts) == 2
     assert np.all((result.scores > 0) & (result.scores <= 1))
+    assert any(result.words)  # two distinct captions: at most one of them is the empty one
     for words, attention in zip(result.words, result.attention):
         assert len(words) <= 6 and attention.shape[0] == len(words)
-        assert np.allclose(attention.reshape(len(words), -1).sum(1), 1.0, atol=1e-4)
+        assert np.allclose(attention.sum(axis=tuple(range(1, attention.ndim))), 1.0, atol=1e-4)
     assert json.loads(json.dumps(result.to_dict()))["captions"][0]["text"] == result.text
 
 
@@ -317,6 +358,12 @@ def test_data_and_eval_commands(tmp_path, capsys, tiny_run):
                  str(backbone.path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["images"] == 3 and {"BLEU-4", "CIDEr-D", "exact_match", "counts_colours"} <= set(report)
+
+
+@pytest.mark.parametrize("flag", ["--plain-share", "--sample-max"])
+def test_a_chance_outside_0_to_1_is_one_line(tmp_path, capsys, flag):
+    assert main(["train", "caption", "--out", str(tmp_path), flag, "1.5"]) == 2
+    assert f"{flag} is a chance from 0 to 1, not 1.5" in capsys.readouterr().err
 
 
 def test_predict_draws_and_reports_the_caption(tmp_path, capsys, tiny_run):

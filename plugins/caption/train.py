@@ -6,7 +6,8 @@
 The pictures (ShapeWorld caption scenes of set ``seed``, or a COCO captions set) go through the
 backbone once, in onnxruntime, and their c2 to c5 are cached as float16 memory maps
 (:func:`visionkit.nn.feature_cache.picture_cache`); only the decoder trains. Each epoch takes
-every training picture once with one of its references drawn at random, and trains by teacher
+every training picture once with one of its references drawn at random (a ShapeWorld scene's
+plainest one with the extra chance ``plain_share``), and trains by teacher
 forcing: the true previous word is the input of every step, the loss the cross-entropy of the
 next one. ``sample_max`` > 0 adds scheduled sampling (Bengio et al. 2015): the chance that a
 step's input is the model's own previous word instead rises linearly to it over the epochs.
@@ -76,6 +77,10 @@ class CaptionRecipe:
     hidden: int = 256
     embed: int = 128
     dropout: float = 0.1  # 0.3 left the training loss above the validation loss: too much
+    # the chance that a ShapeWorld scene's training caption is its plainest one (the first
+    # reference) rather than any of the five: a captioner then speaks in one voice, not in a
+    # mixture of phrasings; a COCO set's references are all drawn alike
+    plain_share: float = 0.5
     max_words: int = 24  # longer captions are cut to this many words
     min_count: int = 1  # words seen fewer times are <unk>
     sample_max: float = 0.0  # scheduled sampling's final chance (0: teacher forcing only)
@@ -163,10 +168,12 @@ class CaptionBatches:
     reference alone, the validation loss rose while the captions got better: the model was
     settling on other phrasings, and early stopping kept a worse epoch)."""
 
-    def __init__(self, cache, encoded: list[list[list[int]]], recipe: CaptionRecipe, train: bool):
+    def __init__(self, cache, encoded: list[list[list[int]]], recipe: CaptionRecipe, train: bool,
+                 plain_share: float = 0.0):
         labels = np.asarray(cache.image_labels)
         self.rows = np.flatnonzero(labels != UNREADABLE)
         self.cache, self.encoded, self.recipe, self.train = cache, encoded, recipe, train
+        self.plain_share = plain_share
 
     def num_batches(self) -> int:
         n = len(self.rows) if self.train else sum(len(self.encoded[i]) for i in self.rows)
@@ -182,6 +189,8 @@ class CaptionBatches:
         if self.train:
             rows = rows[torch.randperm(len(rows), generator=generator).numpy()]
             picks = torch.randint(1 << 30, (len(rows),), generator=generator).numpy()
+            if self.plain_share > 0:
+                picks[torch.rand(len(rows), generator=generator).numpy() < self.plain_share] = 0
             seqs = {int(i): self.encoded[i][int(p) % len(self.encoded[i])] for i, p in zip(rows, picks)}
             # alike lengths together: a step runs the decoder to its batch's longest caption, so
             # within each stretch of BUCKET batches the rows are sorted by length (then the
@@ -324,7 +333,8 @@ def train_and_export(out: str | Path, recipe: CaptionRecipe, backbone: str | Pat
                       warmup_epochs=1.0, schedule="cosine", grad_clip=5.0, monitor="loss", mode="min",
                       patience=recipe.patience, bf16=False, seed=recipe.seed, threads=recipe.threads,
                       progress=progress)
-    hist = fit(model, CaptionBatches(caches[0], encode[0], recipe, True),
+    plain = recipe.plain_share if data is None else 0.0  # a COCO set's first reference is no plainer
+    hist = fit(model, CaptionBatches(caches[0], encode[0], recipe, True, plain),
                CaptionBatches(caches[1], encode[1], recipe, False), step, cfg, log=log, state_path=state,
                resume=resume, fingerprint=fingerprint)
     if test_data is not None:

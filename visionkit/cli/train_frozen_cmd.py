@@ -107,6 +107,8 @@ def register_into(tasks: argparse._SubParsersAction, parents: list) -> None:
                              ("max-words", int, "longest caption trained on; longer ones are cut"),
                              ("min-count", int, "words seen fewer times become <unk>"),
                              ("sample-max", float, "scheduled sampling's final chance, 0 to 1 (0: off)"),
+                             ("plain-share", float, "extra chance, 0 to 1, that a ShapeWorld scene's training "
+                                                    "caption is its plainest reference"),
                              ("patience", int, "early stopping: epochs without a lower validation loss"),
                              ("test-n", int, "held-out ShapeWorld scenes measured")):
         c.add_argument(f"--{flag}", type=kind, default=None, help=f"{what} {heads_recipe}")
@@ -187,15 +189,17 @@ def run_embed(args: argparse.Namespace) -> int:
     return 0
 
 
-_CAPTION_FLAGS = ("epochs", "n_train", "batch_size", "lr", "max_words", "min_count", "sample_max", "patience",
-                  "test_n", "threads")
+_CAPTION_FLAGS = ("epochs", "n_train", "batch_size", "lr", "max_words", "min_count", "sample_max", "plain_share",
+                  "patience", "test_n", "threads")
 
 
 def run_caption(args: argparse.Namespace) -> int:
     check_numbers(args, ("epochs", "n_train", "batch_size", "max_words", "min_count", "patience", "test_n", "threads"),
                   ("lr", "cache_limit_gb"))
-    if args.sample_max is not None and not 0 <= args.sample_max <= 1:
-        raise UsageError(f"--sample-max is a chance from 0 to 1, not {args.sample_max:g}")
+    for flag in ("sample_max", "plain_share"):
+        value = getattr(args, flag)
+        if value is not None and not 0 <= value <= 1:
+            raise UsageError(f"--{flag.replace('_', '-')} is a chance from 0 to 1, not {value:g}")
     require("torch", "train")
     require("onnx", "train")
     from visionkit.plugins.caption.train import DEFAULT_BACKBONE, CaptionRecipe, train_and_export
