@@ -195,11 +195,7 @@ _CAPTION_FLAGS = ("epochs", "n_train", "batch_size", "lr", "max_words", "min_cou
 
 def run_caption(args: argparse.Namespace) -> int:
     check_numbers(args, ("epochs", "n_train", "batch_size", "max_words", "min_count", "patience", "test_n", "threads"),
-                  ("lr", "cache_limit_gb"))
-    for flag in ("sample_max", "plain_share"):
-        value = getattr(args, flag)
-        if value is not None and not 0 <= value <= 1:
-            raise UsageError(f"--{flag.replace('_', '-')} is a chance from 0 to 1, not {value:g}")
+                  ("lr", "cache_limit_gb"), chances=("sample_max", "plain_share"))
     require("torch", "train")
     require("onnx", "train")
     from visionkit.plugins.caption.train import DEFAULT_BACKBONE, CaptionRecipe, train_and_export

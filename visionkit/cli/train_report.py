@@ -24,8 +24,10 @@ def command_line() -> str:
     return shlex.join(["visionkit", *args]) if prog in ("visionkit", "__main__.py") else shlex.join(sys.argv)
 
 
-def check_numbers(args: argparse.Namespace, counts: tuple[str, ...], positive: tuple[str, ...]) -> None:
-    """One line for a count flag below 1 or a flag that must be positive (unset ones pass)."""
+def check_numbers(args: argparse.Namespace, counts: tuple[str, ...], positive: tuple[str, ...],
+                  chances: tuple[str, ...] = ()) -> None:
+    """One line for a count flag below 1, a flag that must be positive, or a chance outside 0..1
+    (unset ones pass)."""
     for flag in counts:
         value = getattr(args, flag)
         if value is not None and value < 1:
@@ -34,6 +36,10 @@ def check_numbers(args: argparse.Namespace, counts: tuple[str, ...], positive: t
         value = getattr(args, flag)
         if value is not None and not value > 0:
             raise UsageError(f"--{flag.replace('_', '-')} must be positive, not {value}")
+    for flag in chances:
+        value = getattr(args, flag)
+        if value is not None and not 0 <= value <= 1:
+            raise UsageError(f"--{flag.replace('_', '-')} is a chance from 0 to 1, not {value:g}")
 
 
 def logger(quiet: bool):
