@@ -214,6 +214,53 @@ def test_plain_share_draws_the_first_reference_that_often():
     assert first_share(1.0) == 1.0
 
 
+# -- what the decoder is given to see ------------------------------------------------------------------------
+
+
+def test_the_context_says_where_the_decoder_looked():
+    torch = pytest.importorskip("torch")
+    from visionkit.plugins.caption.head import CaptionEncoder
+
+    torch.manual_seed(0)
+    enc = CaptionEncoder((3, 4, 5, 6), dim=8, attn=4, hidden=8, layout=3, where=True).eval()
+    maps = [torch.randn(1, c, s, s) for c, s in ((3, 28), (4, 14), (5, 7), (6, 4))]
+    memory, keys, _ = enc(*maps)
+    assert memory.shape == (1, 49, 10) and keys.shape == (1, 49, 4)
+    # the last two numbers of a cell are its x and y, row-major: cell 8 is row 1, column 1
+    assert torch.allclose(memory[0, 8, -2:], torch.tensor([-2 / 3, -2 / 3]))
+    assert torch.allclose(memory[0, 6, -2:], torch.tensor([1.0, -1.0]))
+
+
+def test_the_layout_summary_is_adaptive_pooling_written_out():
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    from visionkit.plugins.caption.head import _grid_means
+
+    x = torch.randn(2, 5, 14, 14)
+    pooled = F.adaptive_avg_pool2d(x, 3)  # (2, 5, 3, 3); _grid_means lists part by part
+    assert torch.allclose(_grid_means(x, 3).view(2, 9, 5).transpose(1, 2).reshape(2, 5, 3, 3), pooled, atol=1e-6)
+
+
+def test_the_spread_tells_one_matching_cell_from_three():
+    torch = pytest.importorskip("torch")
+    from visionkit.plugins.caption.head import AttentionStep
+
+    step = AttentionStep(vocab=6, dim=4, attn=2, hidden=3, embed=2, spread=True).eval()
+    seen = []
+    step.cell.forward = lambda inp, state: seen.append(inp[:, -1].clone()) or state
+    keys = torch.zeros(2, 10, 2)
+    keys[0, :1] = keys[1, :3] = 8.0  # one cell stands out in the first picture, three in the second
+    with torch.no_grad():
+        step.score.weight.fill_(20.0)  # the standouts score 40 above the rest
+        step.score.bias.zero_()
+        step.query.weight.zero_()
+        step.query.bias.zero_()
+        step.logits(torch.tensor([1, 1]), torch.zeros(2, 3), torch.randn(2, 10, 4), keys)
+    spread = seen[0]
+    assert spread[0] < 0.01 and abs(float(spread[1]) - np.log(3)) < 0.01
+
+
 # -- a tiny training run, its export and the task ----------------------------------------------------------
 
 

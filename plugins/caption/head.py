@@ -35,20 +35,48 @@ from torch import Tensor, nn
 __all__ = ["FEATURES", "CaptionEncoder", "AttentionStep", "Captioner", "captioner"]
 
 FEATURES = ("c2", "c3", "c4", "c5")
+LAYOUT_CHANNELS = 32  # per grid part in the layout summary: what is there, not what exactly
+
+
+def _grid_means(x: Tensor, k: int) -> Tensor:
+    """``(N, C, h, w)`` -> ``(N, C * k * k)``: the means of a ``k`` x ``k`` grid of parts, split as
+    adaptive average pooling splits (written out: ONNX pools only to sizes that divide the map)."""
+    h, w = int(x.shape[2]), int(x.shape[3])
+    rows = [(i * h // k, -(-(i + 1) * h // k)) for i in range(k)]
+    cols = [(j * w // k, -(-(j + 1) * w // k)) for j in range(k)]
+    return torch.cat([x[:, :, r0:r1, c0:c1].mean(dim=(2, 3)) for r0, r1 in rows for c0, c1 in cols], dim=1)
 
 
 class CaptionEncoder(nn.Module):
-    """``c2, c3, c4, c5`` -> annotation vectors, their attention keys, and the decoder's first state."""
+    """``c2, c3, c4, c5`` -> annotation vectors, their attention keys, and the decoder's first state.
 
-    def __init__(self, channels: tuple[int, int, int, int], dim: int = 256, attn: int = 256, hidden: int = 256):
+    Each annotation vector ends with its cell's position (x, y in -1..1) as it is, so that the
+    attention context says where the decoder looked. ``layout`` > 0 adds to the first state a
+    summary of a ``layout`` x ``layout`` grid of the map (what lies in which part of the picture):
+    two groups side by side or stacked look alike cell by cell, and the mean annotation that
+    starts the decoder cannot tell them apart."""
+
+    def __init__(self, channels: tuple[int, int, int, int], dim: int = 256, attn: int = 256, hidden: int = 256,
+                 layout: int = 0, where: bool = False):
         super().__init__()
         # the maps' scales differ by stage; normalising them first let a probe learn colour sooner
         self.norm = nn.BatchNorm2d(sum(channels) + 2)
         self.project = nn.Sequential(
             nn.Conv2d(sum(channels) + 2, dim, 1), nn.ReLU(inplace=True),
             nn.Conv2d(dim, dim, 3, padding=1, groups=4), nn.ReLU(inplace=True), nn.Conv2d(dim, dim, 1))
-        self.keys = nn.Linear(dim, attn)
-        self.init_state = nn.Linear(dim, hidden)
+        self.where = where
+        width = dim + 2 if where else dim
+        self.keys = nn.Linear(width, attn)
+        self.init_state = nn.Linear(width, hidden)
+        self.layout = layout
+        if layout:
+            self.layout_reduce = nn.Conv2d(dim, LAYOUT_CHANNELS, 1)
+            self.layout_state = nn.Linear(LAYOUT_CHANNELS * layout * layout, hidden)
+
+    @property
+    def width(self) -> int:
+        """The length of one annotation vector."""
+        return self.keys.in_features
 
     def forward(self, c2: Tensor, c3: Tensor, c4: Tensor, c5: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         # plain ints: the graph is exported for one input size, and pooling to a traced size fails
@@ -57,22 +85,28 @@ class CaptionEncoder(nn.Module):
         ys = torch.linspace(-1.0, 1.0, h, dtype=c4.dtype).view(1, 1, h, 1).expand(n, 1, h, w)
         xs = torch.linspace(-1.0, 1.0, w, dtype=c4.dtype).view(1, 1, 1, w).expand(n, 1, h, w)
         x = torch.cat([F.adaptive_avg_pool2d(c2, (h, w)), F.adaptive_avg_pool2d(c3, (h, w)), c4, up, xs, ys], dim=1)
-        memory = self.project(self.norm(x)).flatten(2).transpose(1, 2)  # (N, L, D), cells in row-major order
-        state = torch.tanh(self.init_state(memory.mean(dim=1)))
-        return memory, self.keys(memory), state
+        grid = self.project(self.norm(x))
+        cells = torch.cat([grid, xs, ys], dim=1) if self.where else grid
+        memory = cells.flatten(2).transpose(1, 2)  # (N, L, D), cells in row-major order
+        start = self.init_state(memory.mean(dim=1))
+        if self.layout:
+            parts = _grid_means(torch.relu(self.layout_reduce(grid)), self.layout)
+            start = start + self.layout_state(parts)
+        return memory, self.keys(memory), torch.tanh(start)
 
 
 class AttentionStep(nn.Module):
     """One word: ``token, state, memory, keys`` -> ``logprobs, state, attention``."""
 
     def __init__(self, vocab: int, dim: int = 256, attn: int = 256, hidden: int = 256, embed: int = 128,
-                 dropout: float = 0.1):
+                 dropout: float = 0.1, spread: bool = False):
         super().__init__()
+        self.spread = spread
         self.embed = nn.Embedding(vocab, embed)
         self.query = nn.Linear(hidden, attn)
         self.score = nn.Linear(attn, 1)
         self.gate = nn.Linear(hidden, dim)
-        self.cell = nn.GRUCell(embed + dim, hidden)
+        self.cell = nn.GRUCell(embed + dim + int(spread), hidden)
         self.out_state = nn.Linear(hidden, embed)
         self.out_context = nn.Linear(dim, embed)
         self.drop = nn.Dropout(dropout)
@@ -84,7 +118,12 @@ class AttentionStep(nn.Module):
         attention = torch.softmax(scores, dim=1)
         context = torch.bmm(attention.unsqueeze(1), memory).squeeze(1)
         gated = torch.sigmoid(self.gate(state)) * context
-        state = self.cell(torch.cat([e, gated], dim=1), state)
+        parts = [e, gated]
+        if self.spread:
+            # softmax attention's context is a mean: two hearts look like one; the log of how many
+            # cells score near the best one is what is left of the count
+            parts.append(torch.logsumexp(scores, dim=1, keepdim=True) - scores.max(dim=1, keepdim=True).values)
+        state = self.cell(torch.cat(parts, dim=1), state)
         deep = self.drop(torch.tanh(e + self.out_state(state) + self.out_context(context)))
         return self.classify(deep), state, attention
 
@@ -97,10 +136,11 @@ class Captioner(nn.Module):
     """Encoder and step together: ``forward`` is teacher forcing (and scheduled sampling)."""
 
     def __init__(self, channels: tuple[int, int, int, int], vocab: int, dim: int = 256, attn: int = 256,
-                 hidden: int = 256, embed: int = 128, dropout: float = 0.3):
+                 hidden: int = 256, embed: int = 128, dropout: float = 0.3, layout: int = 0, where: bool = False,
+                 spread: bool = False):
         super().__init__()
-        self.encoder = CaptionEncoder(channels, dim, attn, hidden)
-        self.step = AttentionStep(vocab, dim, attn, hidden, embed, dropout)
+        self.encoder = CaptionEncoder(channels, dim, attn, hidden, layout, where)
+        self.step = AttentionStep(vocab, self.encoder.width, attn, hidden, embed, dropout, spread)
 
     def forward(self, c2: Tensor, c3: Tensor, c4: Tensor, c5: Tensor, tokens: Tensor, sample_p: float = 0.0,
                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:

@@ -77,6 +77,11 @@ class CaptionRecipe:
     hidden: int = 256
     embed: int = 128
     dropout: float = 0.1  # 0.3 left the training loss above the validation loss: too much
+    # what plain soft attention cannot see (see :mod:`.head`): a grid summary of the layout in the
+    # first state, the attended position in the context, and how widely the attention spreads
+    layout: int = 3
+    where: bool = True
+    spread: bool = True
     # the chance that a ShapeWorld scene's training caption is its plainest one (the first
     # reference) rather than any of the five: a captioner then speaks in one voice, not in a
     # mixture of phrasings; a COCO set's references are all drawn alike
@@ -328,7 +333,7 @@ def train_and_export(out: str | Path, recipe: CaptionRecipe, backbone: str | Pat
     torch.manual_seed(recipe.seed)
     model = captioner(card.options.get("channels") or {k: s[1] for k, s in caches[0].feature_shapes.items()},
                       len(vocab), dim=recipe.dim, attn=recipe.attn, hidden=recipe.hidden, embed=recipe.embed,
-                      dropout=recipe.dropout)
+                      dropout=recipe.dropout, layout=recipe.layout, where=recipe.where, spread=recipe.spread)
     cfg = TrainConfig(epochs=recipe.epochs, lr=recipe.lr, weight_decay=recipe.weight_decay, optimizer="adamw",
                       warmup_epochs=1.0, schedule="cosine", grad_clip=5.0, monitor="loss", mode="min",
                       patience=recipe.patience, bf16=False, seed=recipe.seed, threads=recipe.threads,
