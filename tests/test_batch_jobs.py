@@ -214,12 +214,14 @@ def test_shards_cut_stills_in_runs_and_each_video_alone():
 
 def test_a_progress_log_says_where_to_go_on_and_whom_to_blame(tmp_path):
     log = tmp_path / "p.progress"
-    assert _recover(log, "run2") == (0, 0, None, False)
+    assert _recover(log, "run2") == (0, 0, None, False, 0)
     log.write_text("begin 0 run1 1\ndone 0 120\nbegin 1 run1 1\n")
-    assert _recover(log, "run2") == (1, 120, None, False)  # killed from outside: go on at 1
-    assert _recover(log, "run1") == (1, 120, 1, True)  # this run's worker died on input 1
+    assert _recover(log, "run2") == (1, 120, None, False, 1)  # killed from outside: go on at 1
+    assert _recover(log, "run1") == (1, 120, 1, True, 0)  # this run's worker died on input 1, after running 0
     log.write_text("begin 0 run1 4\n")
-    assert _recover(log, "run1") == (0, 0, None, True)  # a batch died: one at a time, no blame yet
+    assert _recover(log, "run1") == (0, 0, None, True, 0)  # a batch died: one at a time, no blame yet
+    log.write_text("begin 0 run1 1\ndone 0 120\nbegin 1 run2 1\ndone 1 240\nbegin 2 run2 1\n")
+    assert _recover(log, "run2") == (2, 240, 2, True, 1)  # input 0 was the killed run's, 1 this one's
     assert Shard(7, ("x",)).name == "part-000007"
 
 

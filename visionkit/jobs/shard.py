@@ -42,25 +42,30 @@ def is_complete(out: Path, shard: Shard) -> bool:
     return part_path(out, shard).exists()
 
 
-def _recover(log: Path, run_id: str) -> tuple[int, int, int | None, bool]:
+def _recover(log: Path, run_id: str) -> tuple[int, int, int | None, bool, int]:
     """(next input, byte offset of its records, input that killed this run's worker or None,
-    whether to go one input at a time) from a shard's progress log."""
-    next_input, offset, begun = 0, 0, None
+    whether to go one input at a time, inputs finished by earlier runs) from a shard's progress
+    log. The last is what a resumed run did not run: inputs that a worker of this run finished
+    before it died were run by this run."""
+    next_input, offset, begun, earlier, by = 0, 0, None, 0, None
     try:
         lines = log.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        return 0, 0, None, False
+        return 0, 0, None, False, 0
     for line in lines:
         parts = line.split()
         if len(parts) == 3 and parts[0] == "done":
             next_input, offset, begun = int(parts[1]) + 1, int(parts[2]), None
+            if by != run_id:
+                earlier = next_input
         elif len(parts) == 4 and parts[0] == "begin" and int(parts[1]) == next_input:
             begun = (parts[2], int(parts[3]))
+            by = parts[2]
     if begun is None or begun[0] != run_id:
-        return next_input, offset, None, False  # nothing begun, or a run stopped from outside
+        return next_input, offset, None, False, earlier  # nothing begun, or a run stopped from outside
     if begun[1] > 1:
-        return next_input, offset, None, True
-    return next_input, offset, next_input, True
+        return next_input, offset, None, True, earlier
+    return next_input, offset, next_input, True, earlier
 
 
 @contextmanager
@@ -110,12 +115,11 @@ class ShardRun:
             return self._run_locked(on_input or (lambda *a: None))
 
     def _run_locked(self, on_input: OnInput) -> dict[str, Any]:
-        start, offset, crashed, careful = _recover(self.log_path, self.run_id)
+        start, offset, crashed, careful, ran_before = _recover(self.log_path, self.run_id)
         with open(self.partial, "a+b") as records, open(self.log_path, "a", encoding="utf-8") as log:
             records.truncate(offset)
             records.seek(offset)
             self._records, self._log = records, log
-            ran_before = start
             if crashed is not None:
                 source = self.shard.paths[crashed]
                 record = crash_record(source, self.pipeline.provider)
