@@ -40,8 +40,9 @@ def main() -> None:
         result = pipe(picture)
         caption = result["caption"]
         last = caption.word_index(0, len(caption.words[0]) - 1) if caption.words and caption.words[0] else None
-        picked = vk.render(result, highlight={"caption": last}) if last is not None else vk.render(result)
-        rows.append(np.hstack([vk.render(result), picked]))
+        plain = vk.render(result)
+        picked = vk.render(result, highlight={"caption": last}) if last is not None else plain
+        rows.append(np.hstack([plain, picked]))
         verdict = "one of its references" if caption.text in refs else f"references: {refs}"
         print(f"scene {index}: {caption.text!r} ({verdict})")
     write_image(args.out, np.vstack(rows))
