@@ -11,9 +11,12 @@ the initial state is made from the mean annotation, as both do.
 The annotation vectors here are made at the backbone's stride 16 (14 x 14 cells at 224 px, fine
 enough to count a few shapes and to show where each word looked): c4 as it is, c5 (stride 32)
 upsampled onto it, c2 and c3 (strides 4 and 8) average-pooled down to it, and two channels of
-the cell's position (Liu et al. 2018, "CoordConv"), so that "left of" and "above" can be said;
-batch norm, a 1x1 convolution, a grouped 3x3 (each cell sees its neighbours) and a 1x1
-project them. The
+the cell's position (Liu et al. 2018, "CoordConv"); batch norm, a 1x1 convolution, a grouped
+3x3 (each cell sees its neighbours) and a 1x1 project them. Soft attention's context is a mean of
+the cells it looks at, which says what is there but not where or how many, so (recipe options)
+each annotation vector ends with its cell's x and y as they are, the first state adds a summary
+of a 3 x 3 grid of the map, and each step is told how widely its attention spreads: without them
+a decoder said "to the left of" or "above" no better than a guess. The
 early maps are there for colour: trained on c4 and c5 alone, a captioner named a shape's
 colour wrongly in one group of five on held-out scenes (ImageNet's deep features keep
 little of it).
