@@ -261,6 +261,101 @@ def test_the_spread_tells_one_matching_cell_from_three():
     assert spread[0] < 0.01 and abs(float(spread[1]) - np.log(3)) < 0.01
 
 
+def test_the_cell_targets_mark_each_shape_s_centre_with_its_class_and_colour():
+    from visionkit.data.shapes import CLASSES
+    from visionkit.data.shapeworld import PALETTE
+    from visionkit.plugins.caption.train import ShapeWorldCaptions
+
+    scenes = ShapeWorldCaptions(3, 12)
+    targets = scenes.cell_targets(14)
+    assert targets.shape == (12, 2, 14, 14)
+    for i in range(12):
+        truth = caption_scene(3, i)
+        marked = targets[i, 0] >= 0
+        assert marked.sum() == sum(g.count for g in truth.groups)  # every shape once, no clutter
+        pairs = zip(targets[i, 0][marked], targets[i, 1][marked])
+        named = {(CLASSES[int(k)], list(PALETTE)[int(c)]) for k, c in pairs}
+        assert named == {(g.label, g.colour) for g in truth.groups}
+
+
+def test_the_probe_loss_is_low_for_right_probes_and_high_for_wrong_ones():
+    torch = pytest.importorskip("torch")
+    from visionkit.plugins.caption.train import probe_loss
+
+    cells = torch.full((1, 2, 4, 4), -1, dtype=torch.int64)
+    cells[0, :, 1, 2] = torch.tensor([3, 1])
+    right = torch.full((1, 1 + 5 + 2, 4, 4), -9.0)
+    right[0, 0, 1, 2] = right[0, 1 + 3, 1, 2] = right[0, 1 + 5 + 1, 1, 2] = 9.0
+    wrong = right.clone()
+    wrong[0, 0] *= -1  # a centre everywhere but where the shape is
+    assert float(probe_loss(right, cells, 5)) < 0.01
+    assert float(probe_loss(wrong, cells, 5)) > 1.0
+
+
+def test_the_soft_count_adds_up_the_centres_the_attention_picks():
+    torch = pytest.importorskip("torch")
+    from visionkit.plugins.caption.head import AttentionStep
+
+    step = AttentionStep(vocab=6, dim=4, attn=2, hidden=3, embed=2, centre_at=3).eval()
+    seen = []
+    step.cell.forward = lambda inp, state: seen.append(inp[:, -1].clone()) or state
+    keys = torch.zeros(2, 10, 2)
+    keys[0, :1] = keys[1, :3] = 8.0  # one cell stands out in the first picture, three in the second
+    memory = torch.zeros(2, 10, 4)
+    memory[:, :5, 3] = 1.0  # shapes' centres lie in cells 0 to 4 of both: only the picked ones count
+    with torch.no_grad():
+        step.score.weight.fill_(20.0)
+        step.score.bias.zero_()
+        step.query.weight.zero_()
+        step.query.bias.zero_()
+        step.count_bias.fill_(8.0)
+        step.logits(torch.tensor([1, 1]), torch.zeros(2, 3), memory, keys)
+    assert torch.allclose(seen[0], torch.tensor([1.0, 3.0]), atol=0.01)
+
+
+def test_the_probes_end_each_annotation_vector_and_hear_the_count():
+    torch = pytest.importorskip("torch")
+    from visionkit.plugins.caption.head import CaptionEncoder
+
+    torch.manual_seed(0)
+    enc = CaptionEncoder((3, 4, 5, 6), dim=8, attn=4, hidden=8, where=True, probes=(5, 2)).eval()
+    maps = [torch.randn(1, c, s, s) for c, s in ((3, 28), (4, 14), (5, 7), (6, 4))]
+    memory, _, _, probed = enc.encode(*maps)
+    assert memory.shape == (1, 49, 8 + 2 + 1 + 5 + 2 + 1) and probed.shape == (1, 8, 7, 7)
+    assert enc.centre_at == 10 and enc.alike_at == 18
+    centre = memory[0, :, 10].view(7, 7)
+    sure = torch.sigmoid(probed[0, 0])
+    peaks = sure == torch.nn.functional.max_pool2d(sure[None, None], 3, 1, 1)[0, 0]
+    # a centre counts only where the probe is surest of its 3 x 3 neighbourhood
+    assert peaks.any() and not peaks.all()
+    assert torch.allclose(centre[peaks], sure[peaks]) and (centre[~peaks] == 0).all()
+    centre = centre.flatten()
+    # a cell's class and colour shares add up to its centre's
+    assert torch.allclose(memory[0, :, 11:16].sum(1), centre, atol=1e-5)
+    assert torch.allclose(memory[0, :, 16:18].sum(1), centre, atol=1e-5)
+
+
+def test_each_centre_knows_its_group_s_size_and_the_first_state_the_number_of_groups():
+    torch = pytest.importorskip("torch")
+    from visionkit.plugins.caption.head import CaptionEncoder
+
+    enc = CaptionEncoder((3, 4, 5, 6), dim=8, attn=4, hidden=8, where=True, probes=(5, 2)).eval()
+    logits = torch.full((1, 8, 7, 7), -20.0)
+    for (r, c), kind, hue in (((1, 1), 3, 0), ((1, 5), 3, 0), ((5, 3), 2, 1)):  # two alike shapes, one other
+        logits[0, 0, r, c] = 20.0
+        logits[0, 1 + kind, r, c] = logits[0, 1 + 5 + hue, r, c] = 20.0
+    enc.probe.forward = lambda grid: logits
+    heard = []
+    enc.count_state.forward = lambda x: heard.append(x.clone()) or torch.zeros(1, 8)
+    maps = [torch.randn(1, c, s, s) for c, s in ((3, 28), (4, 14), (5, 7), (6, 4))]
+    with torch.no_grad():
+        memory, *_ = enc.encode(*maps)
+    group = memory[0, :, enc.alike_at].view(7, 7)
+    assert torch.allclose(group[[1, 1, 5], [1, 5, 3]], torch.tensor([2.0, 2.0, 1.0]), atol=1e-3)
+    assert float(group.sum()) == pytest.approx(5.0, abs=1e-3)  # nothing elsewhere
+    assert torch.allclose(heard[0], torch.tensor([[3.0, 2.0]]), atol=1e-3)  # three shapes in two groups
+
+
 # -- a tiny training run, its export and the task ----------------------------------------------------------
 
 
@@ -270,7 +365,7 @@ def tiny_run(tiny_backbone, tmp_path_factory):
     from visionkit.plugins.caption.train import CaptionRecipe, train_and_export
 
     recipe = CaptionRecipe(n_train=24, n_val=4, epochs=3, batch_size=8, dim=16, attn=8, hidden=16, embed=8,
-                           lr=1e-2, patience=None, threads=1, test_n=3, sample_max=0.5)
+                           lr=1e-2, patience=None, threads=1, test_n=3, sample_max=0.5, probes=True)
     out = tmp_path_factory.mktemp("caption")
     summary = train_and_export(out, recipe, tiny_backbone.path, cache_root=out / "cache", progress=False,
                                log=lambda line: None)

@@ -16,7 +16,12 @@ the cell's position (Liu et al. 2018, "CoordConv"); batch norm, a 1x1 convolutio
 the cells it looks at, which says what is there but not where or how many, so (recipe options)
 each annotation vector ends with its cell's x and y as they are, the first state adds a summary
 of a 3 x 3 grid of the map, and each step is told how widely its attention spreads: without them
-a decoder said "to the left of" or "above" no better than a guess. The
+a decoder said "to the left of" or "above" no better than a guess. Soft attention cannot
+count either (a mean of two alike cells is one of them), so (recipe option ``probes``) three 1 x 1
+probes read each cell: does a shape's centre lie in it, of which class, of which colour; they
+are trained alongside the words on the scenes' objects (dense supervision, as CenterNet's heat
+maps, Zhou et al. 2019), their outputs end every annotation vector, and each step adds up the
+centres among the cells its attention scores near its best one, a soft count. The
 early maps are there for colour: trained on c4 and c5 alone, a captioner named a shape's
 colour wrongly in one group of five on held-out scenes (ImageNet's deep features keep
 little of it).
@@ -57,10 +62,12 @@ class CaptionEncoder(nn.Module):
     attention context says where the decoder looked. ``layout`` > 0 adds to the first state a
     summary of a ``layout`` x ``layout`` grid of the map (what lies in which part of the picture):
     two groups side by side or stacked look alike cell by cell, and the mean annotation that
-    starts the decoder cannot tell them apart."""
+    starts the decoder cannot tell them apart. ``probes`` ``(classes, colours)`` adds the cell
+    probes: ``sigmoid(centre)``, ``softmax(class)`` and ``softmax(colour)`` end each annotation
+    vector (after the position), and the first state hears how many centres the map holds."""
 
     def __init__(self, channels: tuple[int, int, int, int], dim: int = 256, attn: int = 256, hidden: int = 256,
-                 layout: int = 0, where: bool = False):
+                 layout: int = 0, where: bool = False, probes: tuple[int, int] | None = None):
         super().__init__()
         # the maps' scales differ by stage; normalising them first let a probe learn colour sooner
         self.norm = nn.BatchNorm2d(sum(channels) + 2)
@@ -68,7 +75,16 @@ class CaptionEncoder(nn.Module):
             nn.Conv2d(sum(channels) + 2, dim, 1), nn.ReLU(inplace=True),
             nn.Conv2d(dim, dim, 3, padding=1, groups=4), nn.ReLU(inplace=True), nn.Conv2d(dim, dim, 1))
         self.where = where
+        self.probes = tuple(probes) if probes else None
         width = dim + 2 if where else dim
+        #: where the centre probe sits in an annotation vector (None without probes)
+        self.centre_at = width if self.probes else None
+        #: where a cell's count of alike shapes sits (None without probes)
+        self.alike_at = width + 1 + sum(self.probes) if self.probes else None
+        if self.probes:
+            self.probe = nn.Conv2d(dim, 1 + sum(self.probes), 1)
+            self.count_state = nn.Linear(2, hidden)
+            width += 2 + sum(self.probes)
         self.keys = nn.Linear(width, attn)
         self.init_state = nn.Linear(width, hidden)
         self.layout = layout
@@ -82,6 +98,12 @@ class CaptionEncoder(nn.Module):
         return self.keys.in_features
 
     def forward(self, c2: Tensor, c3: Tensor, c4: Tensor, c5: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        memory, keys, state, _ = self.encode(c2, c3, c4, c5)
+        return memory, keys, state
+
+    def encode(self, c2: Tensor, c3: Tensor, c4: Tensor,
+               c5: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """``forward`` and the probes' logits ``(N, 1 + classes + colours, h, w)`` (None without)."""
         # plain ints: the graph is exported for one input size, and pooling to a traced size fails
         n, h, w = c4.shape[0], int(c4.shape[2]), int(c4.shape[3])
         up = F.interpolate(c5, size=(h, w), mode="bilinear", align_corners=False)
@@ -89,27 +111,55 @@ class CaptionEncoder(nn.Module):
         xs = torch.linspace(-1.0, 1.0, w, dtype=c4.dtype).view(1, 1, 1, w).expand(n, 1, h, w)
         x = torch.cat([F.adaptive_avg_pool2d(c2, (h, w)), F.adaptive_avg_pool2d(c3, (h, w)), c4, up, xs, ys], dim=1)
         grid = self.project(self.norm(x))
-        cells = torch.cat([grid, xs, ys], dim=1) if self.where else grid
-        memory = cells.flatten(2).transpose(1, 2)  # (N, L, D), cells in row-major order
+        cells = [grid, xs, ys] if self.where else [grid]
+        probed = None
+        if self.probes:
+            probed = self.probe(grid)
+            k = self.probes[0]
+            # a centre near a cell's border lights its neighbour too: only a cell at least as sure
+            # as its eight neighbours keeps its score (CenterNet's max-pool peaks); summed without
+            # it the map miscounted three scenes in four, with it one in a hundred
+            centre = torch.sigmoid(probed[:, :1])
+            centre = centre * (centre >= F.max_pool2d(centre, 3, stride=1, padding=1)).to(centre.dtype)
+            # what a cell's class and colour probes say counts only where a shape's centre is
+            kinds, hues = torch.softmax(probed[:, 1:1 + k], dim=1), torch.softmax(probed[:, 1 + k:], dim=1)
+            # how many shapes of the map are of this centre's class and colour: the count of its group
+            # (N, K, L), (N, C, L), (N, 1, L)
+            kl, hl, cl = kinds.flatten(2), hues.flatten(2), centre.flatten(2)
+            alike = (kl.transpose(1, 2) @ kl) * (hl.transpose(1, 2) @ hl)  # (N, L, L) same class and colour
+            group = (cl @ alike) * cl  # (N, 1, L)
+            cells += [centre, centre * kinds, centre * hues, group.view(n, 1, h, w)]
+            # the number of groups: each centre counts one over its group's size
+            groups = (cl / group.clamp(min=0.5)).sum(dim=2)
+        memory = torch.cat(cells, dim=1).flatten(2).transpose(1, 2)  # (N, L, D), cells in row-major order
         start = self.init_state(memory.mean(dim=1))
         if self.layout:
             parts = _grid_means(torch.relu(self.layout_reduce(grid)), self.layout)
             start = start + self.layout_state(parts)
-        return memory, self.keys(memory), torch.tanh(start)
+        if probed is not None:
+            start = start + self.count_state(torch.cat([cl.sum(dim=2), groups], dim=1))
+        return memory, self.keys(memory), torch.tanh(start), probed
 
 
 class AttentionStep(nn.Module):
     """One word: ``token, state, memory, keys`` -> ``logprobs, state, attention``."""
 
     def __init__(self, vocab: int, dim: int = 256, attn: int = 256, hidden: int = 256, embed: int = 128,
-                 dropout: float = 0.1, spread: bool = False):
+                 dropout: float = 0.1, spread: bool = False, centre_at: int | None = None,
+                 alike_at: int | None = None):
         super().__init__()
         self.spread = spread
+        self.centre_at, self.alike_at = centre_at, alike_at
+        if centre_at is not None:
+            # how sharply, and how far below the best score, a cell still counts
+            self.count_scale = nn.Parameter(torch.ones(1))
+            self.count_bias = nn.Parameter(torch.full((1,), 2.0))
         self.embed = nn.Embedding(vocab, embed)
         self.query = nn.Linear(hidden, attn)
         self.score = nn.Linear(attn, 1)
         self.gate = nn.Linear(hidden, dim)
-        self.cell = nn.GRUCell(embed + dim + int(spread), hidden)
+        extra = int(spread) + int(centre_at is not None) + int(alike_at is not None)
+        self.cell = nn.GRUCell(embed + dim + extra, hidden)
         self.out_state = nn.Linear(hidden, embed)
         self.out_context = nn.Linear(dim, embed)
         self.drop = nn.Dropout(dropout)
@@ -126,6 +176,15 @@ class AttentionStep(nn.Module):
             # softmax attention's context is a mean: two hearts look like one; the log of how many
             # cells score near the best one is what is left of the count
             parts.append(torch.logsumexp(scores, dim=1, keepdim=True) - scores.max(dim=1, keepdim=True).values)
+        if self.centre_at is not None:
+            below_best = scores - scores.max(dim=1, keepdim=True).values
+            near = torch.sigmoid(self.count_scale * below_best + self.count_bias)
+            parts.append((near * memory[:, :, self.centre_at]).sum(dim=1, keepdim=True))
+        if self.alike_at is not None:
+            # the group size of the centres the attention rests on, weighted as it weighs them
+            looked = attention * memory[:, :, self.centre_at]
+            parts.append((looked * memory[:, :, self.alike_at]).sum(dim=1, keepdim=True)
+                         / (looked.sum(dim=1, keepdim=True) + 1e-3))
         state = self.cell(torch.cat(parts, dim=1), state)
         deep = self.drop(torch.tanh(e + self.out_state(state) + self.out_context(context)))
         return self.classify(deep), state, attention
@@ -140,17 +199,19 @@ class Captioner(nn.Module):
 
     def __init__(self, channels: tuple[int, int, int, int], vocab: int, dim: int = 256, attn: int = 256,
                  hidden: int = 256, embed: int = 128, dropout: float = 0.3, layout: int = 0, where: bool = False,
-                 spread: bool = False):
+                 spread: bool = False, probes: tuple[int, int] | None = None):
         super().__init__()
-        self.encoder = CaptionEncoder(channels, dim, attn, hidden, layout, where)
-        self.step = AttentionStep(vocab, self.encoder.width, attn, hidden, embed, dropout, spread)
+        self.encoder = CaptionEncoder(channels, dim, attn, hidden, layout, where, probes)
+        self.step = AttentionStep(vocab, self.encoder.width, attn, hidden, embed, dropout, spread,
+                                  self.encoder.centre_at, self.encoder.alike_at)
 
     def forward(self, c2: Tensor, c3: Tensor, c4: Tensor, c5: Tensor, tokens: Tensor, sample_p: float = 0.0,
-                generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """``tokens (N, T)`` the inputs (``<bos>`` first) -> logits ``(N, T, V)`` and attention
-        ``(N, T, L)``. With ``sample_p`` > 0 each input after the first is, with that chance, the
+                generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
+        """``tokens (N, T)`` the inputs (``<bos>`` first) -> logits ``(N, T, V)``, attention
+        ``(N, T, L)`` and the probes' logits (:meth:`CaptionEncoder.encode`). With ``sample_p``
+        > 0 each input after the first is, with that chance, the
         model's own previous best word instead of the true one (Bengio et al. 2015)."""
-        memory, keys, state = self.encoder(c2, c3, c4, c5)
+        memory, keys, state, probed = self.encoder.encode(c2, c3, c4, c5)
         logits, attentions = [], []
         token = tokens[:, 0]
         for t in range(tokens.shape[1]):
@@ -163,7 +224,7 @@ class Captioner(nn.Module):
             out, state, attention = self.step.logits(token, state, memory, keys)
             logits.append(out)
             attentions.append(attention)
-        return torch.stack(logits, 1), torch.stack(attentions, 1)
+        return torch.stack(logits, 1), torch.stack(attentions, 1), probed
 
 
 def captioner(channels: dict[str, int], vocab: int, **sizes: int | float) -> Captioner:

@@ -26,6 +26,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,8 @@ from visionkit.data.caption_sets import CaptionSet, read_caption_set
 from visionkit.data.captions import CAPTION_SIZE, scene_captions
 from visionkit.data.captions import VERSION as SCENES_VERSION
 from visionkit.data.scene_arrays import SceneArrays
-from visionkit.data.shapeworld import render
+from visionkit.data.shapes import CLASSES
+from visionkit.data.shapeworld import PALETTE, SceneObject, render
 from visionkit.errors import InputError, UsageError
 from visionkit.nn.export import export_head, provenance, read_card, record_metrics, verify_onnx
 from visionkit.nn.feature_cache import picture_cache, read_backbone
@@ -82,6 +84,10 @@ class CaptionRecipe:
     layout: int = 3
     where: bool = True
     spread: bool = True
+    # cell probes (centre, class, colour) trained on the scenes' objects, read by the decoder as a
+    # soft count (see :mod:`.head`); ShapeWorld only: a COCO set names no centres
+    probes: bool = False
+    probe_weight: float = 0.5  # the probes' share of the loss, beside the words'
     # the chance that a ShapeWorld scene's training caption is its plainest one (the first
     # reference) rather than any of the five: a captioner then speaks in one voice, not in a
     # mixture of phrasings; a COCO set's references are all drawn alike
@@ -127,6 +133,22 @@ class ShapeWorldCaptions:
     def arrays(self, start: int, stop: int, spec: InputSpec) -> SceneArrays:
         images = [preprocess(render(scene), spec)[0][0] for scene in self.scenes[start:stop]]
         return _arrays(images, [-1] * len(images), spec)
+
+    def cell_targets(self, cells: int) -> np.ndarray:
+        """What the probes learn: ``(n, 2, cells, cells)`` int8, per cell of a ``cells`` x
+        ``cells`` grid the class and the colour index of the shape whose centre lies in it, -1
+        where none does. Two shapes' centres never share a cell at 14 x 14 (they lie further
+        apart than a cell's diagonal); the clutter under the shapes (z < 0) is no shape."""
+        out = np.full((self.n, 2, cells, cells), -1, np.int8)
+        colours = list(PALETTE)
+        for i, scene in enumerate(self.scenes):
+            for obj in scene.items:
+                if isinstance(obj, SceneObject) and obj.z >= 0:
+                    x, y = obj.centre
+                    r = min(cells - 1, int(y * cells / scene.height))
+                    c = min(cells - 1, int(x * cells / scene.width))
+                    out[i, :, r, c] = obj.class_id, colours.index(obj.colour_name)
+        return out
 
 
 class CaptionFiles:
@@ -174,11 +196,12 @@ class CaptionBatches:
     settling on other phrasings, and early stopping kept a worse epoch)."""
 
     def __init__(self, cache, encoded: list[list[list[int]]], recipe: CaptionRecipe, train: bool,
-                 plain_share: float = 0.0):
+                 plain_share: float = 0.0, targets: np.ndarray | None = None):
         labels = np.asarray(cache.image_labels)
         self.rows = np.flatnonzero(labels != UNREADABLE)
         self.cache, self.encoded, self.recipe, self.train = cache, encoded, recipe, train
         self.plain_share = plain_share
+        self.targets = targets  # the probes' (:meth:`ShapeWorldCaptions.cell_targets`), or None
 
     def num_batches(self) -> int:
         n = len(self.rows) if self.train else sum(len(self.encoded[i]) for i in self.rows)
@@ -220,17 +243,41 @@ class CaptionBatches:
         for j, c in enumerate(chosen):
             tokens[j, :len(c)] = c
         feats = self.cache.features(idx, np.zeros(len(idx), np.int64))
-        return {**{k: torch.from_numpy(feats[k]) for k in FEATURES}, "tokens": torch.from_numpy(tokens),
-                "sample_p": self.sample_p(epoch)}
+        batch = {**{k: torch.from_numpy(feats[k]) for k in FEATURES}, "tokens": torch.from_numpy(tokens),
+                 "sample_p": self.sample_p(epoch)}
+        if self.targets is not None:
+            batch["cells"] = torch.from_numpy(self.targets[idx].astype(np.int64))
+        return batch
 
 
-def step(model: Captioner, batch: dict[str, Any], generator: torch.Generator, train: bool):
+CENTRE_POS_WEIGHT = 10.0  # a scene's two to six centres among 196 cells: without it the probe says "none"
+
+
+def probe_loss(probed: Tensor, cells: Tensor, classes: int) -> Tensor:
+    """The probes' loss: binary cross-entropy of "a centre lies here" on every cell, and the
+    class's and the colour's cross-entropy on the cells that hold one."""
+    centre = cells[:, 0] >= 0
+    loss = F.binary_cross_entropy_with_logits(probed[:, 0], centre.float(),
+                                              pos_weight=torch.tensor(CENTRE_POS_WEIGHT))
+    if centre.any():
+        at = probed.permute(0, 2, 3, 1)[centre]  # (cells with a centre, 1 + classes + colours)
+        loss = loss + F.cross_entropy(at[:, 1:1 + classes], cells[:, 0][centre]) \
+            + F.cross_entropy(at[:, 1 + classes:], cells[:, 1][centre])
+    return loss
+
+
+def step(model: Captioner, batch: dict[str, Any], generator: torch.Generator, train: bool,
+         probe_weight: float = 0.0):
     tokens: Tensor = batch["tokens"]
-    logits, _ = model(*(batch[k] for k in FEATURES), tokens[:, :-1], batch["sample_p"] if train else 0.0, generator)
+    sample_p = batch["sample_p"] if train else 0.0
+    logits, _, probed = model(*(batch[k] for k in FEATURES), tokens[:, :-1], sample_p, generator)
     target = tokens[:, 1:]
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1), ignore_index=0)
     real = target != 0
     correct = ((logits.argmax(-1) == target) & real).sum()
+    # the probes train beside the words; validation's loss (what early stopping watches) is the words' alone
+    if train and probed is not None and "cells" in batch and probe_weight > 0:
+        loss = loss + probe_weight * probe_loss(probed, batch["cells"], model.encoder.probes[0])
     return loss, {"count": float(real.sum()), "correct": float(correct)}
 
 
@@ -317,6 +364,10 @@ def train_and_export(out: str | Path, recipe: CaptionRecipe, backbone: str | Pat
                      "val": [recipe.seed + 5000, recipe.n_val]}
     for line in caption_notes(train_set.captions, recipe.max_words):
         log(line)
+    probes = recipe.probes and data is None
+    if recipe.probes and not probes:
+        log("the cell probes train on ShapeWorld scenes' objects; a captions set has none, "
+            "so they are left out")
     vocab = Vocabulary.from_captions((c for caps in train_set.captions for c in caps), recipe.min_count)
     ckpt, state = out / f"{name}_caption.pt", out / f"{name}_caption.state.pt"
     fingerprint = {"recipe": recipe.decisive(), "backbone": card.hash, "data": train_set.fingerprint(),
@@ -333,15 +384,18 @@ def train_and_export(out: str | Path, recipe: CaptionRecipe, backbone: str | Pat
     torch.manual_seed(recipe.seed)
     model = captioner(card.options.get("channels") or {k: s[1] for k, s in caches[0].feature_shapes.items()},
                       len(vocab), dim=recipe.dim, attn=recipe.attn, hidden=recipe.hidden, embed=recipe.embed,
-                      dropout=recipe.dropout, layout=recipe.layout, where=recipe.where, spread=recipe.spread)
+                      dropout=recipe.dropout, layout=recipe.layout, where=recipe.where, spread=recipe.spread,
+                      probes=(len(CLASSES), len(PALETTE)) if probes else None)
     cfg = TrainConfig(epochs=recipe.epochs, lr=recipe.lr, weight_decay=recipe.weight_decay, optimizer="adamw",
                       warmup_epochs=1.0, schedule="cosine", grad_clip=5.0, monitor="loss", mode="min",
                       patience=recipe.patience, bf16=False, seed=recipe.seed, threads=recipe.threads,
                       progress=progress)
     plain = recipe.plain_share if data is None else 0.0  # a COCO set's first reference is no plainer
-    hist = fit(model, CaptionBatches(caches[0], encode[0], recipe, True, plain),
-               CaptionBatches(caches[1], encode[1], recipe, False), step, cfg, log=log, state_path=state,
-               resume=resume, fingerprint=fingerprint)
+    targets = train_set.cell_targets(int(caches[0].feature_shapes["c4"][-1])) if probes else None
+    hist = fit(model, CaptionBatches(caches[0], encode[0], recipe, True, plain, targets),
+               CaptionBatches(caches[1], encode[1], recipe, False),
+               partial(step, probe_weight=recipe.probe_weight), cfg, log=log, state_path=state, resume=resume,
+               fingerprint=fingerprint)
     if test_data is not None:
         test = read_caption_set(test_data)
         items = [(str(p), str(p), refs) for p, refs in zip(test.paths, test.captions)]

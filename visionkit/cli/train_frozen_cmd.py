@@ -112,6 +112,9 @@ def register_into(tasks: argparse._SubParsersAction, parents: list) -> None:
                              ("patience", int, "early stopping: epochs without a lower validation loss"),
                              ("test-n", int, "held-out ShapeWorld scenes measured")):
         c.add_argument(f"--{flag}", type=kind, default=None, help=f"{what} {heads_recipe}")
+    c.add_argument("--probes", action=argparse.BooleanOptionalAction, default=None,
+                   help="train cell probes (centre, class, colour) beside the words and give the decoder "
+                        f"their counts; ShapeWorld only {heads_recipe}")
     _resume_flags(c, "caption")
     c.set_defaults(func=run_caption)
 
@@ -190,7 +193,7 @@ def run_embed(args: argparse.Namespace) -> int:
 
 
 _CAPTION_FLAGS = ("epochs", "n_train", "batch_size", "lr", "max_words", "min_count", "sample_max", "plain_share",
-                  "patience", "test_n", "threads")
+                  "patience", "test_n", "threads", "probes")
 
 
 def run_caption(args: argparse.Namespace) -> int:
