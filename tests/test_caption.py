@@ -313,6 +313,31 @@ def test_the_soft_count_adds_up_the_centres_the_attention_picks():
     assert torch.allclose(seen[0], torch.tensor([1.0, 3.0]), atol=0.01)
 
 
+def test_a_step_hears_the_group_size_and_position_of_the_centres_it_attends_to():
+    torch = pytest.importorskip("torch")
+    from visionkit.plugins.caption.head import AttentionStep
+
+    # memory: x, y (0, 1), centre (2), group size (3)
+    step = AttentionStep(vocab=6, dim=4, attn=2, hidden=3, embed=2, centre_at=2, alike_at=3, xy_at=0).eval()
+    seen = []
+    step.cell.forward = lambda inp, state: seen.append(inp[:, -3:].clone()) or state
+    memory = torch.zeros(1, 10, 4)
+    memory[0, :, 0] = torch.linspace(-1, 1, 10)
+    memory[0, [2, 3], 2] = 1.0  # two alike shapes' centres, in cells 2 and 3
+    memory[0, [2, 3], 3] = 2.0
+    keys = torch.zeros(1, 10, 2)
+    keys[0, 1:4] = 8.0  # the attention rests on cells 1 to 3: one empty, two centres
+    with torch.no_grad():
+        step.score.weight.fill_(20.0)
+        step.score.bias.zero_()
+        step.query.weight.zero_()
+        step.query.bias.zero_()
+        step.logits(torch.tensor([1]), torch.zeros(1, 3), memory, keys)
+    size, x, y = seen[0][0].tolist()
+    assert size == pytest.approx(2.0, abs=0.01)
+    assert x == pytest.approx(float(memory[0, 2:4, 0].mean()), abs=0.01) and y == pytest.approx(0.0, abs=1e-6)
+
+
 def test_the_probes_end_each_annotation_vector_and_hear_the_count():
     torch = pytest.importorskip("torch")
     from visionkit.plugins.caption.head import CaptionEncoder

@@ -20,8 +20,10 @@ a decoder said "to the left of" or "above" no better than a guess. Soft attentio
 count either (a mean of two alike cells is one of them), so (recipe option ``probes``) three 1 x 1
 probes read each cell: does a shape's centre lie in it, of which class, of which colour; they
 are trained alongside the words on the scenes' objects (dense supervision, as CenterNet's heat
-maps, Zhou et al. 2019), their outputs end every annotation vector, and each step adds up the
-centres among the cells its attention scores near its best one, a soft count. The
+maps, Zhou et al. 2019); their peaks, class and colour shares and each centre's group size (how
+many peaks share its class and colour) end every annotation vector, the first state hears the
+number of shapes and of groups, and each step the group size and the mean position of the
+centres it attends to. The
 early maps are there for colour: trained on c4 and c5 alone, a captioner named a shape's
 colour wrongly in one group of five on held-out scenes (ImageNet's deep features keep
 little of it).
@@ -146,10 +148,10 @@ class AttentionStep(nn.Module):
 
     def __init__(self, vocab: int, dim: int = 256, attn: int = 256, hidden: int = 256, embed: int = 128,
                  dropout: float = 0.1, spread: bool = False, centre_at: int | None = None,
-                 alike_at: int | None = None):
+                 alike_at: int | None = None, xy_at: int | None = None):
         super().__init__()
         self.spread = spread
-        self.centre_at, self.alike_at = centre_at, alike_at
+        self.centre_at, self.alike_at, self.xy_at = centre_at, alike_at, xy_at
         if centre_at is not None:
             # how sharply, and how far below the best score, a cell still counts
             self.count_scale = nn.Parameter(torch.ones(1))
@@ -158,7 +160,8 @@ class AttentionStep(nn.Module):
         self.query = nn.Linear(hidden, attn)
         self.score = nn.Linear(attn, 1)
         self.gate = nn.Linear(hidden, dim)
-        extra = int(spread) + int(centre_at is not None) + int(alike_at is not None)
+        extra = int(spread) + int(centre_at is not None) + int(alike_at is not None) \
+            + 2 * int(xy_at is not None)
         self.cell = nn.GRUCell(embed + dim + extra, hidden)
         self.out_state = nn.Linear(hidden, embed)
         self.out_context = nn.Linear(dim, embed)
@@ -183,8 +186,13 @@ class AttentionStep(nn.Module):
         if self.alike_at is not None:
             # the group size of the centres the attention rests on, weighted as it weighs them
             looked = attention * memory[:, :, self.centre_at]
-            parts.append((looked * memory[:, :, self.alike_at]).sum(dim=1, keepdim=True)
-                         / (looked.sum(dim=1, keepdim=True) + 1e-3))
+            weight = looked.sum(dim=1, keepdim=True) + 1e-3
+            parts.append((looked * memory[:, :, self.alike_at]).sum(dim=1, keepdim=True) / weight)
+            if self.xy_at is not None:
+                # and where those centres lie: the mean position of all the attended cells is
+                # pulled towards the picture's middle by the empty ones
+                xy = memory[:, :, self.xy_at:self.xy_at + 2]
+                parts.append(torch.bmm(looked.unsqueeze(1), xy).squeeze(1) / weight)
         state = self.cell(torch.cat(parts, dim=1), state)
         deep = self.drop(torch.tanh(e + self.out_state(state) + self.out_context(context)))
         return self.classify(deep), state, attention
@@ -203,7 +211,8 @@ class Captioner(nn.Module):
         super().__init__()
         self.encoder = CaptionEncoder(channels, dim, attn, hidden, layout, where, probes)
         self.step = AttentionStep(vocab, self.encoder.width, attn, hidden, embed, dropout, spread,
-                                  self.encoder.centre_at, self.encoder.alike_at)
+                                  self.encoder.centre_at, self.encoder.alike_at,
+                                  dim if where and probes else None)
 
     def forward(self, c2: Tensor, c3: Tensor, c4: Tensor, c5: Tensor, tokens: Tensor, sample_p: float = 0.0,
                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
