@@ -65,8 +65,9 @@ class CaptionEncoder(nn.Module):
     summary of a ``layout`` x ``layout`` grid of the map (what lies in which part of the picture):
     two groups side by side or stacked look alike cell by cell, and the mean annotation that
     starts the decoder cannot tell them apart. ``probes`` ``(classes, colours)`` adds the cell
-    probes: ``sigmoid(centre)``, ``softmax(class)`` and ``softmax(colour)`` end each annotation
-    vector (after the position), and the first state hears how many centres the map holds."""
+    probes: after the position, each annotation vector ends with its centre peak (the sigmoid of
+    the centre probe where no neighbour is surer, else 0), its class and colour shares times the
+    peak, and the peak's group size; the first state hears how many shapes and groups there are."""
 
     def __init__(self, channels: tuple[int, int, int, int], dim: int = 256, attn: int = 256, hidden: int = 256,
                  layout: int = 0, where: bool = False, probes: tuple[int, int] | None = None):
@@ -123,13 +124,13 @@ class CaptionEncoder(nn.Module):
             # it the map miscounted three scenes in four, with it one in a hundred
             centre = torch.sigmoid(probed[:, :1])
             centre = centre * (centre >= F.max_pool2d(centre, 3, stride=1, padding=1)).to(centre.dtype)
-            # what a cell's class and colour probes say counts only where a shape's centre is
             kinds, hues = torch.softmax(probed[:, 1:1 + k], dim=1), torch.softmax(probed[:, 1 + k:], dim=1)
             # how many shapes of the map are of this centre's class and colour: the count of its group
             # (N, K, L), (N, C, L), (N, 1, L)
             kl, hl, cl = kinds.flatten(2), hues.flatten(2), centre.flatten(2)
             alike = (kl.transpose(1, 2) @ kl) * (hl.transpose(1, 2) @ hl)  # (N, L, L) same class and colour
             group = (cl @ alike) * cl  # (N, 1, L)
+            # what a cell's class and colour probes say counts only where a shape's centre is
             cells += [centre, centre * kinds, centre * hues, group.view(n, 1, h, w)]
             # the number of groups: each centre counts one over its group's size
             groups = (cl / group.clamp(min=0.5)).sum(dim=2)
