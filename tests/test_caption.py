@@ -242,6 +242,15 @@ def test_the_layout_summary_is_adaptive_pooling_written_out():
     assert torch.allclose(_grid_means(x, 3).view(2, 9, 5).transpose(1, 2).reshape(2, 5, 3, 3), pooled, atol=1e-6)
 
 
+def _sharp(step) -> None:
+    """Scores that ignore the state: about 20 per attention channel where a cell's keys are large
+    (tanh saturates), 0 where they are 0."""
+    step.score.weight.fill_(20.0)
+    step.score.bias.zero_()
+    step.query.weight.zero_()
+    step.query.bias.zero_()
+
+
 def test_the_spread_tells_one_matching_cell_from_three():
     torch = pytest.importorskip("torch")
     from visionkit.plugins.caption.head import AttentionStep
@@ -252,10 +261,7 @@ def test_the_spread_tells_one_matching_cell_from_three():
     keys = torch.zeros(2, 10, 2)
     keys[0, :1] = keys[1, :3] = 8.0  # one cell stands out in the first picture, three in the second
     with torch.no_grad():
-        step.score.weight.fill_(20.0)  # the standouts score 40 above the rest
-        step.score.bias.zero_()
-        step.query.weight.zero_()
-        step.query.bias.zero_()
+        _sharp(step)  # the standouts score 40 above the rest
         step.logits(torch.tensor([1, 1]), torch.zeros(2, 3), torch.randn(2, 10, 4), keys)
     spread = seen[0]
     assert spread[0] < 0.01 and abs(float(spread[1]) - np.log(3)) < 0.01
@@ -304,10 +310,7 @@ def test_the_soft_count_adds_up_the_centres_the_attention_picks():
     memory = torch.zeros(2, 10, 4)
     memory[:, :5, 3] = 1.0  # shapes' centres lie in cells 0 to 4 of both: only the picked ones count
     with torch.no_grad():
-        step.score.weight.fill_(20.0)
-        step.score.bias.zero_()
-        step.query.weight.zero_()
-        step.query.bias.zero_()
+        _sharp(step)
         step.count_bias.fill_(8.0)
         step.logits(torch.tensor([1, 1]), torch.zeros(2, 3), memory, keys)
     assert torch.allclose(seen[0], torch.tensor([1.0, 3.0]), atol=0.01)
@@ -328,10 +331,7 @@ def test_a_step_hears_the_group_size_and_position_of_the_centres_it_attends_to()
     keys = torch.zeros(1, 10, 2)
     keys[0, 1:4] = 8.0  # the attention rests on cells 1 to 3: one empty, two centres
     with torch.no_grad():
-        step.score.weight.fill_(20.0)
-        step.score.bias.zero_()
-        step.query.weight.zero_()
-        step.query.bias.zero_()
+        _sharp(step)
         step.logits(torch.tensor([1]), torch.zeros(1, 3), memory, keys)
     size, x, y = seen[0][0].tolist()
     assert size == pytest.approx(2.0, abs=0.01)

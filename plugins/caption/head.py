@@ -176,13 +176,13 @@ class AttentionStep(nn.Module):
         context = torch.bmm(attention.unsqueeze(1), memory).squeeze(1)
         gated = torch.sigmoid(self.gate(state)) * context
         parts = [e, gated]
+        best = scores.max(dim=1, keepdim=True).values
         if self.spread:
             # softmax attention's context is a mean: two hearts look like one; the log of how many
             # cells score near the best one is what is left of the count
-            parts.append(torch.logsumexp(scores, dim=1, keepdim=True) - scores.max(dim=1, keepdim=True).values)
+            parts.append(torch.logsumexp(scores, dim=1, keepdim=True) - best)
         if self.centre_at is not None:
-            below_best = scores - scores.max(dim=1, keepdim=True).values
-            near = torch.sigmoid(self.count_scale * below_best + self.count_bias)
+            near = torch.sigmoid(self.count_scale * (scores - best) + self.count_bias)
             parts.append((near * memory[:, :, self.centre_at]).sum(dim=1, keepdim=True))
         if self.alike_at is not None:
             # the group size of the centres the attention rests on, weighted as it weighs them

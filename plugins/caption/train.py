@@ -13,8 +13,9 @@ next one. ``sample_max`` > 0 adds scheduled sampling (Bengio et al. 2015): the c
 step's input is the model's own previous word instead rises linearly to it over the epochs.
 On ShapeWorld the encoder's cell probes (``probes``) learn, beside the words, which cells hold a
 shape's centre and of which class and colour (:meth:`ShapeWorldCaptions.cell_targets`,
-:func:`probe_loss`). Early stopping watches the validation loss of the words. Exported: ``OUT/NAME_caption.onnx`` (the encoder,
-its card holding the vocabulary) and ``OUT/NAME_caption_step.onnx`` (its ``step`` part), both
+:func:`probe_loss`). Early stopping watches the validation loss of the words. Exported:
+``OUT/NAME_caption.onnx`` (the encoder, its card holding the vocabulary) and
+``OUT/NAME_caption_step.onnx`` (its ``step`` part), both
 checked against torch; the held-out set (ShapeWorld seed 10000, or ``--test-data``) is then
 captioned through the whole pipeline and the numbers written into the card.
 """
