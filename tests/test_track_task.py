@@ -182,12 +182,12 @@ def test_turning_reid_on_mid_stream_adds_the_embed_task_and_off_leaves_it_out(se
 def test_an_option_whose_task_cannot_be_built_is_put_back(monkeypatch):
     import dataclasses
 
-    import visionkit.pipeline as pipeline_module
+    import visionkit.assembly as assembly_module
     from visionkit.errors import VisionkitError
 
     pipe = vk.Pipeline(["track"], device="cpu")
-    real = pipeline_module.require_task
-    monkeypatch.setattr(pipeline_module, "require_task", lambda name: dataclasses.replace(
+    real = assembly_module.require_task
+    monkeypatch.setattr(assembly_module, "require_task", lambda name: dataclasses.replace(
         real(name), default_model="asset:no_such_model.onnx") if name == "embed" else real(name))
     with pytest.raises(VisionkitError, match="no_such_model"):
         pipe.set_options("track", reid=True)

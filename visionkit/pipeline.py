@@ -26,17 +26,16 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .bundled import models_dir, resolve_model
+from .assembly import TaskAssembly
 from .batching import Ahead, batch_ahead
 from .cards import InputSpec
 from .context import TaskContext
-from .errors import ModelError, PluginError, UsageError, VisionkitError, describe_failure
+from .errors import PluginError, UsageError, VisionkitError, describe_failure
 from .imageio import read_image
 from .plugin_manager import require_task
 from .preprocess import Transform, preprocess
-from .registry import load_object
 from .results import FrameResult, result_problem
-from .runtime import Device, OnnxModel, default_spinning, load_model, resolve_spinning
+from .runtime import Device, OnnxModel, resolve_spinning
 from .sources import ArraySource, Frame, FrameError, Source, open_sources, open_with_plugins
 from .tasks import FrameInfo, Task, TaskInputs
 
@@ -129,23 +128,20 @@ class Pipeline:
             if len(self.task_names) != 1:
                 raise UsageError("model= names one model; with several tasks use models={task: path}")
             models[self.task_names[0]] = model
-        options = dict(options or {})
         self.device = device
         self.tasks: dict[str, Task] = {}
-        self.backbone: OnnxModel | None = None
         #: tasks run because another needs them, each with the first task that did (the GUI says so)
         self.added: dict[str, str] = {}
         #: whether the sessions' idle thread-pool workers busy-wait between runs (off unless asked)
         self.spinning = resolve_spinning(spinning)
-        #: what builds a task added later, when an option changes what another needs
-        self._build_with = (models, backbone, device, threads, options)
+        #: what builds the tasks, and a task added later when an option changes what another needs
+        self._assembly = TaskAssembly(models, backbone, device, threads, options or {}, self.spinning,
+                                      precision)
         #: the tasks asked for; the others in ``tasks`` run because one of these needs them
         self._asked = list(self.task_names)
-        built: dict[str, Task] = {}
-        for name in self.task_names:
-            # card= describes model=, which only exists with a single task
-            built[name] = self._build_task(name, models.get(name), card if model is not None else None,
-                                           backbone, device, threads, options.get(name, {}))
+        # card= describes model=, which only exists with a single task
+        built = {name: self._assembly.build(name, card if model is not None else None)
+                 for name in self.task_names}
         self._arrange(built)
         unknown = set(models) - set(self.task_names)
         if unknown:
@@ -166,83 +162,21 @@ class Pipeline:
 
     # -- construction helpers ---------------------------------------------------------------
 
+    @property
+    def backbone(self) -> OnnxModel | None:
+        """The shared backbone (None when no task's head reads it)."""
+        return self._assembly.backbone
+
     def _arrange(self, built: dict[str, Task]) -> None:
-        """Order the asked tasks after what they need, building a missing need with its
-        default model (or the one given for it); a built task nothing needs any more is left
-        out. Sets ``task_names``, ``tasks``, ``added`` and ``drawn``."""
-        models, backbone, device, threads, options = self._build_with
-        order: list[str] = []
-        added: dict[str, str] = {}
-
-        def visit(name: str, chain: tuple[str, ...]) -> None:
-            if name in order:
-                return
-            if name in chain:
-                raise UsageError(f"tasks need each other in a circle: {' -> '.join(chain + (name,))}")
-            if name not in built:
-                built[name] = self._build_task(name, models.get(name), None, backbone, device, threads,
-                                               options.get(name, {}))
-            if chain and name not in self._asked:
-                added.setdefault(name, chain[-1])
-            for dep in built[name].needs():
-                visit(dep, chain + (name,))
-            order.append(name)
-
-        for name in self._asked:
-            visit(name, ())
+        """Order the asked tasks after what they need (:meth:`TaskAssembly.arrange`). Sets
+        ``task_names``, ``tasks``, ``added`` and ``drawn``."""
+        order, added = self._assembly.arrange(self._asked, built)
         self.task_names, self.added = order, added
         self.tasks = {name: built[name] for name in order}
         #: the tasks whose overlays a picture shows: all but those added for a task that draws
         #: what they found itself (a tracker's boxes are its detector's)
         self.drawn: tuple[str, ...] = tuple(
             n for n in order if not (n in added and built[added[n]].draws_needs))
-
-    def _build_task(self, name: str, ref: str | Path | None, card: str | Path | None,
-                    backbone: str | Path | None, device: Device, threads: int | None,
-                    options: Mapping[str, Any]) -> Task:
-        spec = require_task(name)
-        cls = load_object(spec.factory)
-        if not (isinstance(cls, type) and issubclass(cls, Task)):
-            raise PluginError(f"plugin {spec.plugin!r}: task {name!r} factory {spec.factory} "
-                              "is not a visionkit.tasks.Task subclass")
-        ref = ref or spec.default_model
-        if ref is None:
-            if cls.requires_model:
-                raise UsageError(f"task {name!r} has no default model; give one with --model")
-            with default_spinning(self.spinning):
-                return _construct(spec, cls, None, options)
-        head = load_model(resolve_model(ref), device=device, threads=threads, card=card,
-                          spinning=self.spinning)
-        if head.card.task != name:
-            raise ModelError(f"{head.path.name} is a {head.card.task!r} model, not {name!r}")
-        if head.card.is_head:
-            self._attach_backbone(head, backbone, device, threads)
-        with default_spinning(self.spinning):  # the sessions a task opens itself (its parts)
-            return _construct(spec, cls, head, options)
-
-    def _attach_backbone(self, head: OnnxModel, explicit: str | Path | None, device: Device,
-                         threads: int | None) -> None:
-        ref = head.card.backbone
-        if self.backbone is None:
-            candidates = [Path(explicit)] if explicit else [head.path.with_name(f"{ref.name}.onnx"),
-                                                           models_dir() / f"{ref.name}.onnx"]
-            path = next((p for p in candidates if p.is_file()), None)
-            if path is None:
-                raise ModelError(
-                    f"{head.path.name} needs backbone {ref.name!r}; put {ref.name}.onnx beside it "
-                    "or pass --backbone PATH"
-                )
-            if self.precision == "int8":
-                path = _int8_backbone(path)
-            self.backbone = load_model(path, device=device, threads=threads, spinning=self.spinning)
-            if self.backbone.card.task != "backbone":
-                raise ModelError(f"{path.name} is a {self.backbone.card.task!r} model, not a backbone")
-        have = self.backbone.card
-        if have.hash != ref.hash:
-            raise ModelError(
-                f"{head.path.name} was exported for backbone {ref.name}@{ref.hash}, but the loaded "
-                f"backbone is {have.name}@{have.hash}; re-export the head against this backbone"
-            )
 
     def _input_specs(self) -> list[InputSpec]:
         specs: list[InputSpec] = []
@@ -519,36 +453,12 @@ class Pipeline:
             self._arrange(dict(self.tasks))
         except VisionkitError:
             target.set_options(**before)
-            self.backbone = backbone
+            self._assembly.backbone = backbone
             raise
         self._specs = self._input_specs()
 
     def __repr__(self) -> str:
         return f"Pipeline({self.task_names}, provider={self.provider!r})"
-
-
-def _int8_backbone(path: Path) -> Path:
-    """The int8 copy of a backbone file, beside it; a file named as the copy is taken as is."""
-    from .quantize import INT8_SUFFIX, int8_path
-
-    if path.stem.endswith(INT8_SUFFIX):
-        return path
-    int8 = int8_path(path)
-    if not int8.is_file():
-        raise ModelError(f"no int8 copy of {path.name} (looked for {int8}); make it with "
-                         f"`visionkit models quantize {path}`")
-    return int8
-
-
-def _construct(spec: Any, cls: type, model: OnnxModel | None, options: Mapping[str, Any]) -> Task:
-    """Build a plugin's task; its bugs (not our one-line errors) become a PluginError naming it."""
-    try:
-        return cls(model, **dict(options))
-    except (VisionkitError, KeyboardInterrupt):
-        raise
-    except BaseException as exc:
-        raise PluginError(f"plugin {spec.plugin!r}: task {spec.name!r} could not be built: "
-                          f"{describe_failure(exc)}") from exc
 
 
 def _lifecycle(name: str, task: Task, method: str) -> None:
