@@ -316,26 +316,64 @@ def test_the_soft_count_adds_up_the_centres_the_attention_picks():
     assert torch.allclose(seen[0], torch.tensor([1.0, 3.0]), atol=0.01)
 
 
-def test_a_step_hears_the_group_size_and_position_of_the_centres_it_attends_to():
+def test_a_step_hears_and_speaks_from_what_the_centres_it_attends_to_are():
     torch = pytest.importorskip("torch")
     from visionkit.plugins.caption.head import AttentionStep
 
-    # memory: x, y (0, 1), centre (2), group size (3)
-    step = AttentionStep(vocab=6, dim=4, attn=2, hidden=3, embed=2, centre_at=2, alike_at=3, xy_at=0).eval()
-    seen = []
-    step.cell.forward = lambda inp, state: seen.append(inp[:, -3:].clone()) or state
-    memory = torch.zeros(1, 10, 4)
+    # memory: x, y (0, 1), centre (2), two class shares times the centre (3, 4), group size (5)
+    step = AttentionStep(vocab=6, dim=6, attn=2, hidden=3, embed=2, centre_at=2, alike_at=5, xy_at=0).eval()
+    assert step.described == 3 + 2 + 2 + 2
+    seen, said = [], []
+    step.cell.forward = lambda inp, state: seen.append(inp[:, -9:].clone()) or state
+    step.out_described.forward = lambda d: said.append(d.clone()) or torch.zeros(1, 2)
+    memory = torch.zeros(1, 10, 6)
     memory[0, :, 0] = torch.linspace(-1, 1, 10)
-    memory[0, [2, 3], 2] = 1.0  # two alike shapes' centres, in cells 2 and 3
-    memory[0, [2, 3], 3] = 2.0
+    memory[0, [2, 3], 2] = 1.0  # two alike shapes' centres, in cells 2 and 3, of the second class
+    memory[0, [2, 3], 4] = 1.0
+    memory[0, [2, 3], 5] = 2.0
+    memory[0, 9, [2, 3, 5]] = 1.0  # a third, of the first class, that the attention leaves out
     keys = torch.zeros(1, 10, 2)
     keys[0, 1:4] = 8.0  # the attention rests on cells 1 to 3: one empty, two centres
     with torch.no_grad():
         _sharp(step)
         step.logits(torch.tensor([1]), torch.zeros(1, 3), memory, keys)
-    size, x, y = seen[0][0].tolist()
-    assert size == pytest.approx(2.0, abs=0.01)
+    ones, twos, more, x, y, dx, dy, first, second = seen[0][0].tolist()
+    # all of the attention on centres lies on a group of two
+    assert (ones, twos, more) == pytest.approx((0.0, 1.0, 0.0), abs=0.01)
     assert x == pytest.approx(float(memory[0, 2:4, 0].mean()), abs=0.01) and y == pytest.approx(0.0, abs=1e-6)
+    # the middle of all three shapes lies to their right: they are the group on the left
+    middle = float(memory[0, [2, 3, 9], 0].mean())
+    assert dx == pytest.approx(x - middle, abs=0.01) and dx < 0 and dy == pytest.approx(0.0, abs=1e-6)
+    # the empty cell does not dilute what the two centres are
+    assert first == pytest.approx(0.0, abs=0.01) and second == pytest.approx(1.0, abs=0.01)
+    assert torch.equal(said[0], seen[0])
+
+
+def test_a_step_hears_the_sizes_of_two_groups_it_looks_at_together_apart():
+    torch = pytest.importorskip("torch")
+    from visionkit.plugins.caption.head import AttentionStep
+
+    step = AttentionStep(vocab=6, dim=6, attn=2, hidden=3, embed=2, centre_at=2, alike_at=5, xy_at=0).eval()
+    seen = []
+    step.cell.forward = lambda inp, state: seen.append(inp[:, -9:-6].clone()) or state
+    memory = torch.zeros(1, 10, 6)
+    memory[0, :4, 2] = 1.0
+    memory[0, :3, 5] = 3.0  # a group of three in cells 0 to 2, a shape alone in cell 3
+    memory[0, 3, 5] = 1.0
+    keys = torch.zeros(1, 10, 2)
+    keys[0, :4] = 8.0
+    with torch.no_grad():
+        _sharp(step)
+        step.logits(torch.tensor([1]), torch.zeros(1, 3), memory, keys)
+    # three quarters of it on the group of three, one on the single shape; a mean would say two
+    assert seen[0][0].tolist() == pytest.approx([0.25, 0.0, 0.75], abs=0.01)
+    # resting a little more on the single shape (a third of the attention, against two thirds
+    # on the three others), a sharp focus hears that one alone
+    keys[0, :3], keys[0, 3] = 0.05, 0.06
+    with torch.no_grad():
+        step.focus.fill_(20.0)
+        step.logits(torch.tensor([1]), torch.zeros(1, 3), memory, keys)
+    assert seen[1][0].tolist() == pytest.approx([1.0, 0.0, 0.0], abs=0.02)
 
 
 def test_the_probes_end_each_annotation_vector_and_hear_the_count():
@@ -379,6 +417,12 @@ def test_each_centre_knows_its_group_s_size_and_the_first_state_the_number_of_gr
     assert torch.allclose(group[[1, 1, 5], [1, 5, 3]], torch.tensor([2.0, 2.0, 1.0]), atol=1e-3)
     assert float(group.sum()) == pytest.approx(5.0, abs=1e-3)  # nothing elsewhere
     assert torch.allclose(heard[0], torch.tensor([[3.0, 2.0]]), atol=1e-3)  # three shapes in two groups
+    # a probe only fairly sure of the class and colour (shares near 0.8) still makes a group of two
+    logits[0, 1:] = torch.where(logits[0, 1:] > 0, 2.0, 0.0)
+    with torch.no_grad():
+        memory, *_ = enc.encode(*maps)
+    group = memory[0, :, enc.alike_at].view(7, 7)
+    assert torch.allclose(group[[1, 1, 5], [1, 5, 3]], torch.tensor([2.0, 2.0, 1.0]), atol=1e-3)
 
 
 # -- a tiny training run, its export and the task ----------------------------------------------------------

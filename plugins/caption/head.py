@@ -21,9 +21,10 @@ count either (a mean of two alike cells is one of them), so (recipe option ``pro
 probes read each cell: does a shape's centre lie in it, of which class, of which colour; they
 are trained alongside the words on the scenes' objects (dense supervision, as CenterNet's heat
 maps, Zhou et al. 2019); their peaks, class and colour shares and each centre's group size (how
-many peaks share its class and colour) end every annotation vector, the first state hears the
-number of shapes and of groups, and each step the group size and the mean position of the
-centres it attends to. The
+many peaks share its likeliest class and colour) end every annotation vector, the first state
+hears the number of shapes and of groups, and each step, as its input and beside the word it
+says, how much of its attention lies on groups of one, two and three or more, and the mean
+position and the class and colour shares of the centres it attends to. The
 early maps are there for colour: trained on c4 and c5 alone, a captioner named a shape's
 colour wrongly in one group of five on held-out scenes (ImageNet's deep features keep
 little of it).
@@ -57,6 +58,15 @@ def _grid_means(x: Tensor, k: int) -> Tensor:
     return torch.cat([x[:, :, r0:r1, c0:c1].mean(dim=(2, 3)) for r0, r1 in rows for c0, c1 in cols], dim=1)
 
 
+def _likeliest(shares: Tensor) -> Tensor:
+    """``(N, K, h, w)`` shares -> 1 where a cell's share is its largest, else 0 (one-hot, as ONNX
+    exports it: a max and a comparison)."""
+    return (shares >= shares.max(dim=1, keepdim=True).values).to(shares.dtype)
+
+
+SIZE_BINS = 3  # a step hears how much of its attention lies on groups of 1, 2, and 3 or more
+
+
 class CaptionEncoder(nn.Module):
     """``c2, c3, c4, c5`` -> annotation vectors, their attention keys, and the decoder's first state.
 
@@ -67,7 +77,7 @@ class CaptionEncoder(nn.Module):
     starts the decoder cannot tell them apart. ``probes`` ``(classes, colours)`` adds the cell
     probes: after the position, each annotation vector ends with its centre peak (the sigmoid of
     the centre probe where no neighbour is surer, else 0), its class and colour shares times the
-    peak, and the peak's group size; the first state hears how many shapes and groups there are."""
+    peak, and the peak times its group size; the first state hears how many shapes and groups there are."""
 
     def __init__(self, channels: tuple[int, int, int, int], dim: int = 256, attn: int = 256, hidden: int = 256,
                  layout: int = 0, where: bool = False, probes: tuple[int, int] | None = None):
@@ -125,9 +135,11 @@ class CaptionEncoder(nn.Module):
             centre = torch.sigmoid(probed[:, :1])
             centre = centre * (centre >= F.max_pool2d(centre, 3, stride=1, padding=1)).to(centre.dtype)
             kinds, hues = torch.softmax(probed[:, 1:1 + k], dim=1), torch.softmax(probed[:, 1 + k:], dim=1)
-            # how many shapes of the map are of this centre's class and colour: the count of its group
-            # (N, K, L), (N, C, L), (N, 1, L)
-            kl, hl, cl = kinds.flatten(2), hues.flatten(2), centre.flatten(2)
+            # how many shapes of the map are of this centre's class and colour: the count of its group.
+            # Two cells are alike when their likeliest class and colour are the same: products of
+            # the shares (0.8 x 0.8 for two sure-ish hexagons) made three alike shapes a group of
+            # two, and the group sizes were right in 86 % of held-out scenes, against 95 % so
+            kl, hl, cl = _likeliest(kinds).flatten(2), _likeliest(hues).flatten(2), centre.flatten(2)
             alike = (kl.transpose(1, 2) @ kl) * (hl.transpose(1, 2) @ hl)  # (N, L, L) same class and colour
             group = (cl @ alike) * cl  # (N, 1, L)
             # what a cell's class and colour probes say counts only where a shape's centre is
@@ -161,11 +173,19 @@ class AttentionStep(nn.Module):
         self.query = nn.Linear(hidden, attn)
         self.score = nn.Linear(attn, 1)
         self.gate = nn.Linear(hidden, dim)
-        extra = int(spread) + int(centre_at is not None) + int(alike_at is not None) \
-            + 2 * int(xy_at is not None)
+        # what the attended centres are (their class and colour shares sit between the centre
+        # peak and the group size in an annotation vector)
+        shares = alike_at - centre_at - 1 if alike_at is not None else 0
+        #: how long the description of the attended centres is (0 without probes)
+        self.described = (SIZE_BINS + 4 * int(xy_at is not None) + shares) if alike_at is not None else 0
+        extra = int(spread) + int(centre_at is not None) + self.described
         self.cell = nn.GRUCell(embed + dim + extra, hidden)
         self.out_state = nn.Linear(hidden, embed)
         self.out_context = nn.Linear(dim, embed)
+        if self.described:
+            self.out_described = nn.Linear(self.described, embed)
+            # how strongly the most attended centres speak for what the attended ones are
+            self.focus = nn.Parameter(torch.full((1,), 2.0))
         self.drop = nn.Dropout(dropout)
         self.classify = nn.Linear(embed, vocab)
 
@@ -184,18 +204,46 @@ class AttentionStep(nn.Module):
         if self.centre_at is not None:
             near = torch.sigmoid(self.count_scale * (scores - best) + self.count_bias)
             parts.append((near * memory[:, :, self.centre_at]).sum(dim=1, keepdim=True))
+        described = None
         if self.alike_at is not None:
-            # the group size of the centres the attention rests on, weighted as it weighs them
+            # the group sizes of the centres the attention rests on: how much of it lies on groups
+            # of one, two, three or more (a mean of the sizes made "two" of a group of three and
+            # one of one looked at together). The centres' weights are the attention's raised to
+            # the power ``focus`` (learnt), so that a step resting mostly on one group hears
+            # that group's size, class and colour and less of the other's
             looked = attention * memory[:, :, self.centre_at]
             weight = looked.sum(dim=1, keepdim=True) + 1e-3
-            parts.append((looked * memory[:, :, self.alike_at]).sum(dim=1, keepdim=True) / weight)
+            focused = torch.softmax(self.focus * torch.log(looked + 1e-6), dim=1).unsqueeze(1)  # (N, 1, L)
+            peak = memory[:, :, self.centre_at:self.centre_at + 1].clamp(min=1e-3)
+            size = memory[:, :, self.alike_at:self.alike_at + 1] / peak
+            near = torch.cat([torch.relu(1.0 - (size - k).abs()) for k in range(1, SIZE_BINS)]
+                             + [(size - SIZE_BINS + 1).clamp(0.0, 1.0)], dim=2)  # (N, L, SIZE_BINS)
+            about = [torch.bmm(focused, near).squeeze(1)]
             if self.xy_at is not None:
                 # and where those centres lie: the mean position of all the attended cells is
                 # pulled towards the picture's middle by the empty ones
                 xy = memory[:, :, self.xy_at:self.xy_at + 2]
-                parts.append(torch.bmm(looked.unsqueeze(1), xy).squeeze(1) / weight)
+                at = torch.bmm(looked.unsqueeze(1), xy).squeeze(1) / weight
+                # and where they lie from the middle of all the shapes: with two groups, that middle
+                # lies between them, so the side a group lies on is the relation to say (the
+                # absolute positions left "above" and "to the left of" confused in one scene in eight)
+                centres = memory[:, :, self.centre_at]
+                middle = torch.bmm(centres.unsqueeze(1), xy).squeeze(1) \
+                    / (centres.sum(dim=1, keepdim=True) + 1e-3)
+                about += [at, at - middle]
+            # and what they are: the context's class and colour shares, diluted by every empty
+            # cell the attention touches, are their shares over the centres alone (the memory's
+            # shares are times the peak)
+            shares = memory[:, :, self.centre_at + 1:self.alike_at] / peak
+            about.append(torch.bmm(focused, shares).squeeze(1))
+            described = torch.cat(about, dim=1)
+            parts.append(described)
         state = self.cell(torch.cat(parts, dim=1), state)
-        deep = self.drop(torch.tanh(e + self.out_state(state) + self.out_context(context)))
+        out = e + self.out_state(state) + self.out_context(context)
+        if described is not None:
+            # the word is said from them too: "two", "red" and "hearts" are what they say
+            out = out + self.out_described(described)
+        deep = self.drop(torch.tanh(out))
         return self.classify(deep), state, attention
 
     def forward(self, token: Tensor, state: Tensor, memory: Tensor, keys: Tensor) -> tuple[Tensor, Tensor, Tensor]:
