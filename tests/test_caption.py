@@ -577,6 +577,11 @@ def test_a_chance_outside_0_to_1_is_one_line(tmp_path, capsys, flag):
     assert f"{flag} is a chance from 0 to 1, not 1.5" in capsys.readouterr().err
 
 
+def test_a_probe_weight_of_zero_or_less_is_one_line(tmp_path, capsys):
+    assert main(["train", "caption", "--out", str(tmp_path), "--probe-weight", "0"]) == 2
+    assert "--probe-weight must be positive, not 0" in capsys.readouterr().err
+
+
 def test_predict_draws_and_reports_the_caption(tmp_path, capsys, tiny_run):
     import cv2
 

@@ -110,7 +110,8 @@ def register_into(tasks: argparse._SubParsersAction, parents: list) -> None:
                              ("plain-share", float, "extra chance, 0 to 1, that a ShapeWorld scene's training "
                                                     "caption is its plainest reference"),
                              ("patience", int, "early stopping: epochs without a lower validation loss"),
-                             ("test-n", int, "held-out ShapeWorld scenes measured")):
+                             ("test-n", int, "held-out ShapeWorld scenes measured"),
+                             ("probe-weight", float, "the cell probes' share of the loss, beside the words'")):
         c.add_argument(f"--{flag}", type=kind, default=None, help=f"{what} {heads_recipe}")
     c.add_argument("--probes", action=argparse.BooleanOptionalAction, default=None,
                    help="train cell probes (centre, class, colour) beside the words and give the decoder "
@@ -193,12 +194,12 @@ def run_embed(args: argparse.Namespace) -> int:
 
 
 _CAPTION_FLAGS = ("epochs", "n_train", "batch_size", "lr", "max_words", "min_count", "sample_max", "plain_share",
-                  "patience", "test_n", "threads", "probes")
+                  "patience", "test_n", "threads", "probes", "probe_weight")
 
 
 def run_caption(args: argparse.Namespace) -> int:
     check_numbers(args, ("epochs", "n_train", "batch_size", "max_words", "min_count", "patience", "test_n", "threads"),
-                  ("lr", "cache_limit_gb"), chances=("sample_max", "plain_share"))
+                  ("lr", "cache_limit_gb", "probe_weight"), chances=("sample_max", "plain_share"))
     require("torch", "train")
     require("onnx", "train")
     from visionkit.plugins.caption.train import DEFAULT_BACKBONE, CaptionRecipe, train_and_export
