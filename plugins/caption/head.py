@@ -23,8 +23,9 @@ are trained alongside the words on the scenes' objects (dense supervision, as Ce
 maps, Zhou et al. 2019); their peaks, class and colour shares and each centre's group size (how
 many peaks share its likeliest class and colour) end every annotation vector, the first state
 hears the number of shapes and of groups, and each step, as its input and beside the word it
-says, how much of its attention lies on groups of one, two and three or more, and the mean
-position and the class and colour shares of the centres it attends to. The
+says, how much of its attention lies on groups of one, two and three or more, and the class
+and colour shares, the mean position and that position from the middle of all the shapes of the
+centres it attends to. The
 early maps are there for colour: trained on c4 and c5 alone, a captioner named a shape's
 colour wrongly in one group of five on held-out scenes (ImageNet's deep features keep
 little of it).
@@ -226,7 +227,8 @@ class AttentionStep(nn.Module):
                 at = torch.bmm(looked.unsqueeze(1), xy).squeeze(1) / weight
                 # and where they lie from the middle of all the shapes: with two groups, that middle
                 # lies between them, so the side a group lies on is the relation to say (the
-                # absolute positions left "above" and "to the left of" confused in one scene in eight)
+                # absolute positions alone left "above" and "to the left of" confused in one
+                # two-group scene in seven)
                 centres = memory[:, :, self.centre_at]
                 middle = torch.bmm(centres.unsqueeze(1), xy).squeeze(1) \
                     / (centres.sum(dim=1, keepdim=True) + 1e-3)
