@@ -213,7 +213,6 @@ class AttentionStep(nn.Module):
             # the power ``focus`` (learnt), so that a step resting mostly on one group hears
             # that group's size, class and colour and less of the other's
             looked = attention * memory[:, :, self.centre_at]
-            weight = looked.sum(dim=1, keepdim=True) + 1e-3
             focused = torch.softmax(self.focus * torch.log(looked + 1e-6), dim=1).unsqueeze(1)  # (N, 1, L)
             peak = memory[:, :, self.centre_at:self.centre_at + 1].clamp(min=1e-3)
             size = memory[:, :, self.alike_at:self.alike_at + 1] / peak
@@ -224,7 +223,7 @@ class AttentionStep(nn.Module):
                 # and where those centres lie: the mean position of all the attended cells is
                 # pulled towards the picture's middle by the empty ones
                 xy = memory[:, :, self.xy_at:self.xy_at + 2]
-                at = torch.bmm(looked.unsqueeze(1), xy).squeeze(1) / weight
+                at = torch.bmm(looked.unsqueeze(1), xy).squeeze(1) / (looked.sum(dim=1, keepdim=True) + 1e-3)
                 # and where they lie from the middle of all the shapes: with two groups, that middle
                 # lies between them, so the side a group lies on is the relation to say (the
                 # absolute positions alone left "above" and "to the left of" confused in one
