@@ -190,7 +190,34 @@ class AttentionStep(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.classify = nn.Linear(embed, vocab)
 
-    def logits(self, token: Tensor, state: Tensor, memory: Tensor, keys: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def glance(self, memory: Tensor) -> dict[str, Tensor]:
+        """What every step reads of one picture's annotation vectors, taken out once: the centre
+        peaks, each centre's group size as bins, its class and colour shares over the centres
+        alone, the cells' positions and the middle of all the shapes. (Training decodes a batch
+        word by word: each slice of the memory taken inside the loop cost a zero-filled gradient
+        of the whole memory per word, a third of a training step.)"""
+        if self.centre_at is None:
+            return {}
+        centre = memory[:, :, self.centre_at]
+        seen = {"centre": centre}
+        if self.alike_at is not None:
+            peak = memory[:, :, self.centre_at:self.centre_at + 1].clamp(min=1e-3)
+            size = memory[:, :, self.alike_at:self.alike_at + 1] / peak
+            seen["sizes"] = torch.cat([torch.relu(1.0 - (size - k).abs()) for k in range(1, SIZE_BINS)]
+                                      + [(size - SIZE_BINS + 1).clamp(0.0, 1.0)], dim=2)  # (N, L, SIZE_BINS)
+            # the memory's shares are times the peak
+            seen["shares"] = memory[:, :, self.centre_at + 1:self.alike_at] / peak
+            if self.xy_at is not None:
+                xy = memory[:, :, self.xy_at:self.xy_at + 2]
+                seen["xy"] = xy
+                seen["middle"] = torch.bmm(centre.unsqueeze(1), xy).squeeze(1) / (centre.sum(dim=1, keepdim=True) + 1e-3)
+        return seen
+
+    def logits(self, token: Tensor, state: Tensor, memory: Tensor, keys: Tensor,
+               seen: dict[str, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """The next word's logits, the new state and the attention; ``seen`` is :meth:`glance`
+        of ``memory``, taken here when not given."""
+        seen = self.glance(memory) if seen is None else seen
         e = self.embed(token)
         scores = self.score(torch.tanh(keys + self.query(state).unsqueeze(1))).squeeze(2)
         attention = torch.softmax(scores, dim=1)
@@ -204,7 +231,7 @@ class AttentionStep(nn.Module):
             parts.append(torch.logsumexp(scores, dim=1, keepdim=True) - best)
         if self.centre_at is not None:
             near = torch.sigmoid(self.count_scale * (scores - best) + self.count_bias)
-            parts.append((near * memory[:, :, self.centre_at]).sum(dim=1, keepdim=True))
+            parts.append((near * seen["centre"]).sum(dim=1, keepdim=True))
         described = None
         if self.alike_at is not None:
             # the group sizes of the centres the attention rests on: how much of it lies on groups
@@ -212,31 +239,21 @@ class AttentionStep(nn.Module):
             # one of one looked at together). The centres' weights are the attention's raised to
             # the power ``focus`` (learnt), so that a step resting mostly on one group hears
             # that group's size, class and colour and less of the other's
-            looked = attention * memory[:, :, self.centre_at]
+            looked = attention * seen["centre"]
             focused = torch.softmax(self.focus * torch.log(looked + 1e-6), dim=1).unsqueeze(1)  # (N, 1, L)
-            peak = memory[:, :, self.centre_at:self.centre_at + 1].clamp(min=1e-3)
-            size = memory[:, :, self.alike_at:self.alike_at + 1] / peak
-            near = torch.cat([torch.relu(1.0 - (size - k).abs()) for k in range(1, SIZE_BINS)]
-                             + [(size - SIZE_BINS + 1).clamp(0.0, 1.0)], dim=2)  # (N, L, SIZE_BINS)
-            about = [torch.bmm(focused, near).squeeze(1)]
+            about = [torch.bmm(focused, seen["sizes"]).squeeze(1)]
             if self.xy_at is not None:
                 # and where those centres lie: the mean position of all the attended cells is
                 # pulled towards the picture's middle by the empty ones
-                xy = memory[:, :, self.xy_at:self.xy_at + 2]
-                at = torch.bmm(looked.unsqueeze(1), xy).squeeze(1) / (looked.sum(dim=1, keepdim=True) + 1e-3)
+                at = torch.bmm(looked.unsqueeze(1), seen["xy"]).squeeze(1) / (looked.sum(dim=1, keepdim=True) + 1e-3)
                 # and where they lie from the middle of all the shapes: with two groups, that middle
                 # lies between them, so the side a group lies on is the relation to say (the
                 # absolute positions alone left "above" and "to the left of" confused in one
                 # two-group scene in seven)
-                centres = memory[:, :, self.centre_at]
-                middle = torch.bmm(centres.unsqueeze(1), xy).squeeze(1) \
-                    / (centres.sum(dim=1, keepdim=True) + 1e-3)
-                about += [at, at - middle]
+                about += [at, at - seen["middle"]]
             # and what they are: the context's class and colour shares, diluted by every empty
-            # cell the attention touches, are their shares over the centres alone (the memory's
-            # shares are times the peak)
-            shares = memory[:, :, self.centre_at + 1:self.alike_at] / peak
-            about.append(torch.bmm(focused, shares).squeeze(1))
+            # cell the attention touches, are their shares over the centres alone
+            about.append(torch.bmm(focused, seen["shares"]).squeeze(1))
             described = torch.cat(about, dim=1)
             parts.append(described)
         state = self.cell(torch.cat(parts, dim=1), state)
@@ -273,6 +290,7 @@ class Captioner(nn.Module):
         memory, keys, state, probed = self.encoder.encode(c2, c3, c4, c5)
         logits, attentions = [], []
         token = tokens[:, 0]
+        seen = self.step.glance(memory)
         for t in range(tokens.shape[1]):
             if t and sample_p > 0:
                 own = logits[-1].detach().argmax(dim=1)
@@ -280,7 +298,7 @@ class Captioner(nn.Module):
                 token = torch.where(use_own, own, tokens[:, t])
             elif t:
                 token = tokens[:, t]
-            out, state, attention = self.step.logits(token, state, memory, keys)
+            out, state, attention = self.step.logits(token, state, memory, keys, seen)
             logits.append(out)
             attentions.append(attention)
         return torch.stack(logits, 1), torch.stack(attentions, 1), probed
