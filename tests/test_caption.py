@@ -425,6 +425,59 @@ def test_each_centre_knows_its_group_s_size_and_the_first_state_the_number_of_gr
     assert torch.allclose(group[[1, 1, 5], [1, 5, 3]], torch.tensor([2.0, 2.0, 1.0]), atol=1e-3)
 
 
+def test_size_keys_let_the_attention_find_a_group_by_its_size():
+    torch = pytest.importorskip("torch")
+    from visionkit.plugins.caption.head import CaptionEncoder
+
+    enc = CaptionEncoder((3, 4, 5, 6), dim=8, attn=4, hidden=8, where=True, probes=(5, 2), size_keys=True).eval()
+    logits = torch.full((1, 8, 7, 7), -20.0)
+    for (r, c), kind in (((1, 1), 3), ((1, 5), 3), ((5, 3), 2)):  # two alike shapes, one other
+        logits[0, 0, r, c] = 20.0
+        logits[0, 1 + kind, r, c] = logits[0, 1 + 5, r, c] = 20.0
+    enc.probe.forward = lambda grid: logits
+    maps = [torch.randn(1, c, s, s) for c, s in ((3, 28), (4, 14), (5, 7), (6, 4))]
+    with torch.no_grad():
+        enc.size_keys.weight.zero_()
+        _, plain, _, _ = enc.encode(*maps)
+        enc.size_keys.weight[0, 1] = 1.0  # the first key dimension asks for groups of two
+        _, keys, _, _ = enc.encode(*maps)
+    asks = (keys - plain)[0, :, 0].view(7, 7)
+    assert torch.allclose(asks[[1, 1, 5], [1, 5, 3]], torch.tensor([1.0, 1.0, 0.0]), atol=1e-3)
+    assert float(asks.abs().sum()) == pytest.approx(2.0, abs=1e-3)  # nothing off the centres
+    assert torch.equal(keys[0, :, 1:], plain[0, :, 1:])
+
+
+def test_with_recall_the_state_carries_where_the_words_looked_and_the_scores_hear_it():
+    torch = pytest.importorskip("torch")
+    from visionkit.plugins.caption.head import AttentionStep, CaptionEncoder
+
+    enc = CaptionEncoder((3, 4, 5, 6), dim=8, attn=4, hidden=8, recall=True).eval()
+    maps = [torch.randn(2, c, s, s) for c, s in ((3, 28), (4, 14), (5, 7), (6, 4))]
+    with torch.no_grad():
+        memory, keys, state = enc(*maps)
+    assert state.shape == (2, 8 + 2 * 49) and not state[:, 8:].any()  # nowhere looked yet
+    step = AttentionStep(vocab=6, dim=4, attn=2, hidden=3, embed=2, recall=True).eval()
+    memory, keys = torch.zeros(1, 10, 4), torch.zeros(1, 10, 2)
+    state = torch.zeros(1, 3 + 20)
+    with torch.no_grad():
+        step.recall.weight.zero_()
+        step.recall.bias.copy_(torch.tensor([0.0, 0.0]))
+        _, after, attention = step.logits(torch.tensor([1]), state, memory, keys)
+        assert torch.allclose(attention, torch.full((1, 10), 0.1))  # equal keys, no memory: even
+        assert torch.equal(after[:, 3:13], attention) and torch.equal(after[:, 13:], attention)
+        # the word before looked at cell 4, and cells 0 and 1 were looked at earlier
+        state[0, 3 + 4] = 1.0
+        state[0, 13 + 0] = state[0, 13 + 1] = 2.0
+        step.recall.bias.copy_(torch.tensor([5.0, 0.0]))  # keep to where the word before looked
+        _, after, attention = step.logits(torch.tensor([1]), state, memory, keys)
+        assert int(attention.argmax()) == 4 and float(attention[0, 4]) > 0.9
+        assert torch.allclose(after[0, 13:], state[0, 13:] + attention[0])
+        step.recall.bias.copy_(torch.tensor([0.0, -5.0]))  # shun what was looked at already
+        _, _, attention = step.logits(torch.tensor([1]), state, memory, keys)
+        assert float(attention[0, :2].sum()) < 1e-3
+        assert torch.allclose(attention[0, 2:], torch.full((8,), 1 / 8), atol=1e-3)
+
+
 # -- a tiny training run, its export and the task ----------------------------------------------------------
 
 
@@ -580,6 +633,21 @@ def test_a_chance_outside_0_to_1_is_one_line(tmp_path, capsys, flag):
 def test_a_probe_weight_of_zero_or_less_is_one_line(tmp_path, capsys):
     assert main(["train", "caption", "--out", str(tmp_path), "--probe-weight", "0"]) == 2
     assert "--probe-weight must be positive, not 0" in capsys.readouterr().err
+
+
+def test_the_decoder_options_reach_the_recipe(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from visionkit.plugins.caption import train
+
+    got = []
+    monkeypatch.setattr(train, "train_and_export", lambda out, recipe, *a, **k: got.append(recipe) or {
+        "metrics": {}, "paths": {"caption": "x.onnx"}, "hash": "h", "seconds": 0.0})
+    assert main(["train", "caption", "--out", str(tmp_path), "--no-recall", "--size-keys", "--quiet"]) == 0
+    assert got[0].recall is False and got[0].size_keys is True
+    assert main(["train", "caption", "--out", str(tmp_path), "--quiet"]) == 0
+    defaults = train.CaptionRecipe()
+    assert (got[1].recall, got[1].size_keys) == (defaults.recall, defaults.size_keys)
 
 
 def test_predict_draws_and_reports_the_caption(tmp_path, capsys, tiny_run):

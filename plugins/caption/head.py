@@ -68,6 +68,13 @@ def _likeliest(shares: Tensor) -> Tensor:
 SIZE_BINS = 3  # a step hears how much of its attention lies on groups of 1, 2, and 3 or more
 
 
+def size_bins(size: Tensor) -> Tensor:
+    """``(..., 1)`` group sizes -> ``(..., SIZE_BINS)``: how near each is to 1, 2, ..., and how far
+    past ``SIZE_BINS - 1`` (a soft one-hot: 1.9 is mostly two)."""
+    return torch.cat([torch.relu(1.0 - (size - k).abs()) for k in range(1, SIZE_BINS)]
+                     + [(size - SIZE_BINS + 1).clamp(0.0, 1.0)], dim=-1)
+
+
 class CaptionEncoder(nn.Module):
     """``c2, c3, c4, c5`` -> annotation vectors, their attention keys, and the decoder's first state.
 
@@ -81,7 +88,8 @@ class CaptionEncoder(nn.Module):
     peak, and the peak times its group size; the first state hears how many shapes and groups there are."""
 
     def __init__(self, channels: tuple[int, int, int, int], dim: int = 256, attn: int = 256, hidden: int = 256,
-                 layout: int = 0, where: bool = False, probes: tuple[int, int] | None = None):
+                 layout: int = 0, where: bool = False, probes: tuple[int, int] | None = None,
+                 size_keys: bool = False, recall: bool = False):
         super().__init__()
         # the maps' scales differ by stage; normalising them first let a probe learn colour sooner
         self.norm = nn.BatchNorm2d(sum(channels) + 2)
@@ -100,6 +108,11 @@ class CaptionEncoder(nn.Module):
             self.count_state = nn.Linear(2, hidden)
             width += 2 + sum(self.probes)
         self.keys = nn.Linear(width, attn)
+        # a centre's group size as bins, in its attention key: after "two" the decoder can look
+        # for the shapes in twos at once (the size alone, a scalar, keys no bump at two)
+        self.size_keys = nn.Linear(SIZE_BINS, attn, bias=False) if size_keys and self.probes else None
+        #: whether a decoder step's state carries where it looked (see :class:`AttentionStep`)
+        self.recall = recall
         self.init_state = nn.Linear(width, hidden)
         self.layout = layout
         if layout:
@@ -152,9 +165,17 @@ class CaptionEncoder(nn.Module):
         if self.layout:
             parts = _grid_means(torch.relu(self.layout_reduce(grid)), self.layout)
             start = start + self.layout_state(parts)
+        keys = self.keys(memory)
         if probed is not None:
             start = start + self.count_state(torch.cat([cl.sum(dim=2), groups], dim=1))
-        return memory, self.keys(memory), torch.tanh(start), probed
+            if self.size_keys is not None:
+                size = (group / cl.clamp(min=1e-3)).transpose(1, 2)  # (N, L, 1)
+                keys = keys + self.size_keys(size_bins(size) * cl.transpose(1, 2))
+        state = torch.tanh(start)
+        if self.recall:
+            # where the decoder has looked: nowhere yet
+            state = torch.cat([state, state.new_zeros(n, 2 * h * w)], dim=1)
+        return memory, keys, state, probed
 
 
 class AttentionStep(nn.Module):
@@ -162,9 +183,16 @@ class AttentionStep(nn.Module):
 
     def __init__(self, vocab: int, dim: int = 256, attn: int = 256, hidden: int = 256, embed: int = 128,
                  dropout: float = 0.1, spread: bool = False, centre_at: int | None = None,
-                 alike_at: int | None = None, xy_at: int | None = None):
+                 alike_at: int | None = None, xy_at: int | None = None, recall: bool = False):
         super().__init__()
         self.spread = spread
+        self.hidden = hidden
+        # with ``recall`` the state carries, after the GRU's, the attention of the word before and
+        # the sum of all before it, and a cell's score hears both, weighed by the state (after
+        # location-aware attention, Chorowski et al. 2015, and coverage, Tu et al. 2016): without
+        # it a decoder that looked at one group for its count and class looked at the other for
+        # its colour, or described the first group twice
+        self.recall = nn.Linear(hidden, 2) if recall else None
         self.centre_at, self.alike_at, self.xy_at = centre_at, alike_at, xy_at
         if centre_at is not None:
             # how sharply, and how far below the best score, a cell still counts
@@ -203,8 +231,7 @@ class AttentionStep(nn.Module):
         if self.alike_at is not None:
             peak = memory[:, :, self.centre_at:self.centre_at + 1].clamp(min=1e-3)
             size = memory[:, :, self.alike_at:self.alike_at + 1] / peak
-            seen["sizes"] = torch.cat([torch.relu(1.0 - (size - k).abs()) for k in range(1, SIZE_BINS)]
-                                      + [(size - SIZE_BINS + 1).clamp(0.0, 1.0)], dim=2)  # (N, L, SIZE_BINS)
+            seen["sizes"] = size_bins(size)  # (N, L, SIZE_BINS)
             # the memory's shares are times the peak
             seen["shares"] = memory[:, :, self.centre_at + 1:self.alike_at] / peak
             if self.xy_at is not None:
@@ -219,10 +246,18 @@ class AttentionStep(nn.Module):
         of ``memory``, taken here when not given."""
         seen = self.glance(memory) if seen is None else seen
         e = self.embed(token)
-        scores = self.score(torch.tanh(keys + self.query(state).unsqueeze(1))).squeeze(2)
+        hidden = state if self.recall is None else state[:, :self.hidden]
+        scores = self.score(torch.tanh(keys + self.query(hidden).unsqueeze(1))).squeeze(2)
+        if self.recall is not None:
+            cells = memory.shape[1]
+            before, cover = state[:, self.hidden:self.hidden + cells], state[:, self.hidden + cells:]
+            # the state says how much to keep to where the word before looked, and how much to
+            # shun what was looked at already
+            keep, shun = self.recall(hidden).unsqueeze(2).unbind(1)
+            scores = scores + keep * before + shun * cover
         attention = torch.softmax(scores, dim=1)
         context = torch.bmm(attention.unsqueeze(1), memory).squeeze(1)
-        gated = torch.sigmoid(self.gate(state)) * context
+        gated = torch.sigmoid(self.gate(hidden)) * context
         parts = [e, gated]
         best = scores.max(dim=1, keepdim=True).values
         if self.spread:
@@ -256,12 +291,13 @@ class AttentionStep(nn.Module):
             about.append(torch.bmm(focused, seen["shares"]).squeeze(1))
             described = torch.cat(about, dim=1)
             parts.append(described)
-        state = self.cell(torch.cat(parts, dim=1), state)
-        out = e + self.out_state(state) + self.out_context(context)
+        hidden = self.cell(torch.cat(parts, dim=1), hidden)
+        out = e + self.out_state(hidden) + self.out_context(context)
         if described is not None:
             # the word is said from them too: "two", "red" and "hearts" are what they say
             out = out + self.out_described(described)
         deep = self.drop(torch.tanh(out))
+        state = hidden if self.recall is None else torch.cat([hidden, attention, cover + attention], dim=1)
         return self.classify(deep), state, attention
 
     def forward(self, token: Tensor, state: Tensor, memory: Tensor, keys: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -274,12 +310,13 @@ class Captioner(nn.Module):
 
     def __init__(self, channels: tuple[int, int, int, int], vocab: int, dim: int = 256, attn: int = 256,
                  hidden: int = 256, embed: int = 128, dropout: float = 0.3, layout: int = 0, where: bool = False,
-                 spread: bool = False, probes: tuple[int, int] | None = None):
+                 spread: bool = False, probes: tuple[int, int] | None = None, size_keys: bool = False,
+                 recall: bool = False):
         super().__init__()
-        self.encoder = CaptionEncoder(channels, dim, attn, hidden, layout, where, probes)
+        self.encoder = CaptionEncoder(channels, dim, attn, hidden, layout, where, probes, size_keys, recall)
         self.step = AttentionStep(vocab, self.encoder.width, attn, hidden, embed, dropout, spread,
                                   self.encoder.centre_at, self.encoder.alike_at,
-                                  dim if where and probes else None)
+                                  dim if where and probes else None, recall)
 
     def forward(self, c2: Tensor, c3: Tensor, c4: Tensor, c5: Tensor, tokens: Tensor, sample_p: float = 0.0,
                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor | None]:

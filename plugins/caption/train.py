@@ -93,6 +93,10 @@ class CaptionRecipe:
     # counts (see :mod:`.head`); ShapeWorld only: a COCO set names no centres
     probes: bool = True
     probe_weight: float = 0.5  # the probes' share of the loss, beside the words'
+    # a centre's group size in its attention key, and a state that remembers where the words
+    # before looked (see :mod:`.head`)
+    size_keys: bool = False
+    recall: bool = False
     # the chance that a ShapeWorld scene's training caption is its plainest one (the first
     # reference) rather than any of the five: a captioner then speaks in one voice, not in a
     # mixture of phrasings; a COCO set's references are all drawn alike
@@ -390,7 +394,8 @@ def train_and_export(out: str | Path, recipe: CaptionRecipe, backbone: str | Pat
     model = captioner(card.options.get("channels") or {k: s[1] for k, s in caches[0].feature_shapes.items()},
                       len(vocab), dim=recipe.dim, attn=recipe.attn, hidden=recipe.hidden, embed=recipe.embed,
                       dropout=recipe.dropout, layout=recipe.layout, where=recipe.where, spread=recipe.spread,
-                      probes=(len(CLASSES), len(PALETTE)) if probes else None)
+                      probes=(len(CLASSES), len(PALETTE)) if probes else None,
+                      size_keys=recipe.size_keys, recall=recipe.recall)
     cfg = TrainConfig(epochs=recipe.epochs, lr=recipe.lr, weight_decay=recipe.weight_decay, optimizer="adamw",
                       warmup_epochs=1.0, schedule="cosine", grad_clip=5.0, monitor="loss", mode="min",
                       patience=recipe.patience, bf16=False, seed=recipe.seed, threads=recipe.threads,

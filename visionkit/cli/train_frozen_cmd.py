@@ -116,6 +116,10 @@ def register_into(tasks: argparse._SubParsersAction, parents: list) -> None:
     c.add_argument("--probes", action=argparse.BooleanOptionalAction, default=None,
                    help="train cell probes (centre, class, colour) beside the words and give the decoder "
                         f"their counts; ShapeWorld only {heads_recipe}")
+    c.add_argument("--size-keys", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"put each centre's group size in its attention key (with --probes) {heads_recipe}")
+    c.add_argument("--recall", action=argparse.BooleanOptionalAction, default=None,
+                   help=f"let each word's attention hear where the words before looked {heads_recipe}")
     _resume_flags(c, "caption")
     c.set_defaults(func=run_caption)
 
@@ -194,7 +198,7 @@ def run_embed(args: argparse.Namespace) -> int:
 
 
 _CAPTION_FLAGS = ("epochs", "n_train", "batch_size", "lr", "max_words", "min_count", "sample_max", "plain_share",
-                  "patience", "test_n", "threads", "probes", "probe_weight")
+                  "patience", "test_n", "threads", "probes", "probe_weight", "size_keys", "recall")
 
 
 def run_caption(args: argparse.Namespace) -> int:
