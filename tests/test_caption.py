@@ -178,6 +178,24 @@ def test_beam_search_finds_the_likelier_caption_greedy_misses():
     assert beam[0].attention.shape == (1, 4)
 
 
+def test_an_unlikely_end_does_not_stop_the_search():
+    def step(tokens, state, memory, keys):  # "x" surely, then "y" (0.999) or the end (0.001), then the end
+        out = np.full((len(tokens), 6), -np.inf)
+        for i, t in enumerate(tokens):
+            if t == 1:
+                out[i, 4] = 0.0
+            elif t == 4:
+                out[i, 5], out[i, 2] = np.log(0.999), np.log(0.001)
+            else:
+                out[i, 2] = 0.0
+        return out, state, np.ones((len(tokens), memory.shape[1]))
+
+    memory = np.zeros((1, 4, 2), np.float32)
+    for width in (1, 2, 3):
+        best = beam_search(step, memory, memory, np.zeros((1, 1), np.float32), bos=1, eos=2, width=width)
+        assert best[0].ids == (4, 5) and best[0].logprob == pytest.approx(np.log(0.999))
+
+
 def test_the_length_penalty_favours_longer_captions():
     assert length_penalty(1, 0.0) == 1.0 and length_penalty(10, 1.0) > length_penalty(2, 1.0)
     long_first = _search(width=3, n_best=3, alpha=5.0)

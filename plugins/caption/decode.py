@@ -1,10 +1,12 @@
 """The word loop in numpy: greedy and beam search over the exported step graph.
 
 Beam search keeps the ``width`` best partial captions; at each step every one of them is
-extended by every word, and the ``width`` best of those continue, while those that end
-(``<eos>``) are set aside. A finished caption's rank is its log probability divided by the
-length penalty of Wu et al. 2016 (GNMT), ``((5 + words) / 6) ** alpha``: 0 ranks by
-probability alone (short captions win), larger values favour longer ones. Width 1 is greedy
+extended by every word, and the ``width`` best of those continue, while those among them that end
+(``<eos>``) are set aside. An end that ranks below the ``width`` best extensions is no candidate:
+counted, it stopped the search on the first unlikely ``<eos>`` (greedy decoding ended "two green
+ellipses to the left" where "of" had a probability of 0.99997). A finished caption's rank is its
+log probability divided by the length penalty of Wu et al. 2016 (GNMT), ``((5 + words) / 6) **
+alpha``: 0 ranks by probability alone (short captions win), larger values favour longer ones. Width 1 is greedy
 decoding. The search stops when ``width`` captions have ended, or at ``max_words``, where
 every caption still open is ended.
 """
@@ -65,11 +67,13 @@ def beam_search(step: Step, memory: np.ndarray, keys: np.ndarray, state: np.ndar
         best = np.argpartition(-flat, k - 1)[:k] if k < flat.size else np.arange(flat.size)
         best = best[np.argsort(-flat[best], kind="stable")]
         keep_rows, keep_words = [], []
-        for idx in best:
+        for rank, idx in enumerate(best):
             row, word = divmod(int(idx), logprobs.shape[1])
             if not np.isfinite(flat[idx]):
                 continue
             if word == eos:
+                if rank >= width:
+                    continue
                 ids = tuple(history[row])
                 looked = np.stack(looks[row]) if looks[row] else np.zeros((0, memory.shape[1]), np.float32)
                 finished.append(Hypothesis(ids, float(flat[idx]), looked,
