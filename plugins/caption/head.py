@@ -25,15 +25,20 @@ many peaks share its likeliest class and colour) end every annotation vector, th
 hears the number of shapes and of groups, and each step, as its input and beside the word it
 says, how much of its attention lies on groups of one, two and three or more, and the class
 and colour shares, the mean position and that position from the middle of all the shapes of the
-centres it attends to. The
-early maps are there for colour: trained on c4 and c5 alone, a captioner named a shape's
-colour wrongly in one group of five on held-out scenes (ImageNet's deep features keep
-little of it).
+centres it attends to. Two more options aim the attention at one group at a time: each centre's
+group size enters its attention key (``size_keys``: after "two" a step can look for the shapes in
+twos), and the state carries the attention of the word before and the sum of all before it, which
+every cell's score hears (``recall``; location-aware attention, Chorowski et al. 2015, and
+coverage, Tu et al. 2016): without them the decoder, looking at one group for its count and class,
+looked at the other for its colour, or described the first group twice. The early maps are there
+for colour: trained on c4 and c5 alone, a captioner named a shape's colour wrongly in one group of
+five on held-out scenes (ImageNet's deep features keep little of it).
 
 Two graphs are exported, so that the word loop runs in numpy (:mod:`.decode`):
 
 * ``encode``: ``c2, c3, c4, c5`` -> ``memory (N, L, D)``, ``keys (N, L, A)`` (the memory's half of the
-  attention scores, computed once per picture) and ``state (N, H)``;
+  attention scores, computed once per picture) and ``state (N, H)``, or ``(N, H + 2L)`` with
+  ``recall`` (the GRU's state, then the last attention and the sum of all so far);
 * ``step``: ``token (N,), state (N, H), memory, keys`` -> ``logprobs (N, V)``, ``state``,
   ``attention (N, L)``.
 """

@@ -101,7 +101,9 @@ def register_into(tasks: argparse._SubParsersAction, parents: list) -> None:
     c.add_argument("--test-data", metavar="CAPTIONS", default=None,
                    help="a COCO captions set measured after training (default: ShapeWorld seed 10000 "
                         "without --data, nothing with it)")
-    c.add_argument("--cache-limit-gb", type=float, default=8.0, help="refuse a cache larger than this (default: 8)")
+    # 30,000 scenes' four maps take 10.2 GB
+    c.add_argument("--cache-limit-gb", type=float, default=12.0,
+                   help="refuse a cache larger than this (default: 12)")
     for flag, kind, what in (("epochs", int, "training epochs"), ("n-train", int, "ShapeWorld training scenes"),
                              ("batch-size", int, "captions per step"), ("lr", float, "peak AdamW learning rate"),
                              ("max-words", int, "longest caption trained on; longer ones are cut"),
