@@ -3,12 +3,12 @@
 Beam search keeps the ``width`` best partial captions; at each step every one of them is
 extended by every word, and the ``width`` best of those continue, while those among them that end
 (``<eos>``) are set aside. An end that ranks below the ``width`` best extensions is no candidate:
-counted, it stopped the search on the first unlikely ``<eos>`` (greedy decoding ended "two green
-ellipses to the left" where "of" had a probability of 0.99997). A finished caption's rank is its
-log probability divided by the length penalty of Wu et al. 2016 (GNMT), ``((5 + words) / 6) **
-alpha``: 0 ranks by probability alone (short captions win), larger values favour longer ones. Width 1 is greedy
-decoding. The search stops when ``width`` captions have ended, or at ``max_words``, where
-every caption still open is ended.
+counted, it would stop the search on the first unlikely ``<eos>`` (greedy decoding would end "two
+green ellipses to the left" where "of" has a probability of 0.99997). A finished caption's rank is
+its log probability divided by the length penalty of Wu et al. 2016 (GNMT), ``((5 + words) / 6)
+** alpha``: 0 ranks by probability alone (short captions win), larger values favour longer ones.
+Width 1 is greedy decoding. The search stops when ``width`` captions have ended, or at
+``max_words``, where every caption still open is ended.
 """
 
 from __future__ import annotations

@@ -160,7 +160,8 @@ class CaptionEncoder(nn.Module):
             # two, and the group sizes were right in 86 % of held-out scenes, against 95 % so
             kl, hl, cl = _likeliest(kinds).flatten(2), _likeliest(hues).flatten(2), centre.flatten(2)
             alike = (kl.transpose(1, 2) @ kl) * (hl.transpose(1, 2) @ hl)  # (N, L, L) same class and colour
-            group = (cl @ alike) * cl  # (N, 1, L)
+            size = cl @ alike  # (N, 1, L): how many centres share each cell's class and colour
+            group = size * cl
             # what a cell's class and colour probes say counts only where a shape's centre is
             cells += [centre, centre * kinds, centre * hues, group.view(n, 1, h, w)]
             # the number of groups: each centre counts one over its group's size
@@ -174,8 +175,7 @@ class CaptionEncoder(nn.Module):
         if probed is not None:
             start = start + self.count_state(torch.cat([cl.sum(dim=2), groups], dim=1))
             if self.size_keys is not None:
-                size = (group / cl.clamp(min=1e-3)).transpose(1, 2)  # (N, L, 1)
-                keys = keys + self.size_keys(size_bins(size) * cl.transpose(1, 2))
+                keys = keys + self.size_keys(size_bins(size.transpose(1, 2)) * cl.transpose(1, 2))
         state = torch.tanh(start)
         if self.recall:
             # where the decoder has looked: nowhere yet
@@ -242,7 +242,8 @@ class AttentionStep(nn.Module):
             if self.xy_at is not None:
                 xy = memory[:, :, self.xy_at:self.xy_at + 2]
                 seen["xy"] = xy
-                seen["middle"] = torch.bmm(centre.unsqueeze(1), xy).squeeze(1) / (centre.sum(dim=1, keepdim=True) + 1e-3)
+                seen["middle"] = (torch.bmm(centre.unsqueeze(1), xy).squeeze(1)
+                                  / (centre.sum(dim=1, keepdim=True) + 1e-3))
         return seen
 
     def logits(self, token: Tensor, state: Tensor, memory: Tensor, keys: Tensor,

@@ -68,7 +68,7 @@ class CaptionRecipe:
 
     seed: int = 0
     # ShapeWorld training scenes (set ``seed``): more scenes seen fewer times; 30,000 for 8 epochs
-    # train in 29 minutes on two cores
+    # train in 23 to 29 minutes on two cores
     n_train: int = 30000
     n_val: int = 500  # validation scenes (set ``seed + 5000``), or this share of --data, below
     val_fraction: float = 0.05
