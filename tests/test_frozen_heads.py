@@ -316,3 +316,11 @@ def test_a_stopped_run_resumes_to_the_weights_of_one_that_never_stopped(backbone
     assert len(info["history"]["epochs"]) == 2
     for (name, a), b in zip(reference.state_dict().items(), model.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_still_frames_of_tracking_sequences_join_the_set_only_when_asked():
+    from visionkit.nn.recipes.frozen import HeadsRecipe
+
+    assert all(kind != "track" for kind, _, _ in HeadsRecipe().train_parts() + HeadsRecipe().val_parts())
+    recipe = HeadsRecipe(n_track=300, seed=3)
+    assert ("track", 300, 3) in recipe.train_parts() and ("track", 128, 5003) in recipe.val_parts()

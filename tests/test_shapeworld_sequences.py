@@ -224,3 +224,27 @@ def test_cli_rejects_bad_values(tmp_path, capsys, bad):
 def test_cli_track_options_need_the_track_task(tmp_path, capsys):
     rc = main(["data", "shapeworld", "--task", "detect", "--n", "1", "--frames", "5", "--out", str(tmp_path)])
     assert rc == 2 and "--frames is for --task track" in capsys.readouterr().err
+
+
+
+def test_training_frames_are_sequence_frames_without_what_the_ground_truth_ignores():
+    from visionkit.cards import InputSpec
+    from visionkit.data import sequences
+    from visionkit.data.scene_arrays import make_scene_arrays
+
+    k = sequences.FRAMES_PER_SEQUENCE
+    sc, partly = script(SEED, 1, 100), 0
+    truth = [b for t, (_, b) in enumerate(sequence(SEED, 1, 100)) if t % (100 // k) == 0]  # its phase: 0
+    for i in range(k):  # frames of sequence 1
+        scene = sequences.training_frame(SEED, i)
+        assert np.array_equal(render(scene), render(sequences.training_frame(SEED, i)))  # pure
+        kept = {b.track_id for b in truth[i] if b.consider}
+        assert {o.track_id for o in scene.objects} == kept  # the rest are not painted either
+        boxes = sequences._annotations(sc, scene)
+        assert all(b.consider for b in boxes)
+        partly += sum(b.visibility < 0.6 for b in boxes)  # what multi-object scenes would drop
+    assert partly > 0
+    arrays = make_scene_arrays([("track", 3, SEED)], InputSpec((224, 224), "NHWC", "uint8"), workers=1)
+    assert arrays.images.shape == (3, 224, 224, 3) and (arrays.image_labels == -1).all()
+    assert all(len(b) == len(c) > 0 for b, c in zip(arrays.boxes, arrays.classes))
+    assert all(s.max() > 0 for s in arrays.semantic)

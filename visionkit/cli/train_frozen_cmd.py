@@ -46,6 +46,7 @@ def register_into(tasks: argparse._SubParsersAction, parents: list) -> None:
     heads_recipe = "(default: the recipe's)"
     for flag, what in (("epochs", "training epochs"), ("n-detect", "multi-object scenes"),
                        ("n-pose", "figure scenes"), ("n-classify", "single-shape pictures"),
+                       ("n-track", "still frames of tracking sequences"),
                        ("n-val", "validation pictures of each kind"), ("batch-size", "pictures per step"),
                        ("copies", "cached versions of each picture: 1 as made, 2 also mirrored"),
                        ("patience", "early stopping: epochs without a lower validation loss")):
@@ -144,12 +145,15 @@ def _resume_flags(p: argparse.ArgumentParser, role: str) -> None:
     add_report_flags(p)
 
 
-_HEADS_FLAGS = ("epochs", "n_detect", "n_pose", "n_classify", "n_val", "batch_size", "copies", "patience", "lr")
+_HEADS_FLAGS = ("epochs", "n_detect", "n_pose", "n_classify", "n_track", "n_val", "batch_size", "copies", "patience",
+                "lr")
 
 
 def run_heads(args: argparse.Namespace) -> int:
     check_numbers(args, ("epochs", "n_detect", "n_pose", "n_classify", "n_val", "batch_size", "copies", "patience",
                           "test_n", "threads"), ("lr", "cache_limit_gb"))
+    if args.n_track is not None and args.n_track < 0:
+        raise UsageError("--n-track must be 0 or more")
     require("torch", "train")
     require("onnx", "train")
     from ..nn.heads import registered_heads

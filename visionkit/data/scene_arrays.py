@@ -23,12 +23,14 @@ from ..cards import InputSpec
 from ..preprocess import preprocess
 from .figures import JOINTS
 from .scenes import annotate, scene_for
+from .sequences import training_frame
 from .shapeworld import CLASSES, classify_scene, render, semantic_map
 
 __all__ = ["KINDS", "SceneArrays", "make_scene_arrays"]
 
-#: what a part of a set holds: multi-object scenes, figure scenes, single-shape pictures
-KINDS = ("detect", "pose", "classify")
+#: what a part of a set holds: multi-object scenes, figure scenes, single-shape pictures, still
+#: frames of tracking sequences
+KINDS = ("detect", "pose", "classify", "track")
 CLASSIFY_SIZE = 128  # the classification pictures' native size (as `visionkit data` writes them)
 
 
@@ -63,6 +65,8 @@ def _sample(kind: str, seed: int, index: int, spec: InputSpec):
         class_id = index % len(CLASSES)
         scene = classify_scene(np.random.default_rng([int(seed), index]), CLASSIFY_SIZE, class_id)
         label = class_id
+    elif kind == "track":
+        scene, label = training_frame(seed, index), -1
     else:
         scene = scene_for(kind, seed, index)
         label = -1

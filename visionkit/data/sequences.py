@@ -18,13 +18,15 @@ pixels of the whole outline (parts outside the frame count as hidden). A box bel
 MOT ``conf`` 0 (not *considered*: evaluation ignores it, as MOTChallenge does for heavily occluded
 people). A wholly hidden object gets the box of its whole outline clipped to the frame.
 
-Written as MOTChallenge folders by :mod:`visionkit.data.mot_folders`.
+Written as MOTChallenge folders by :mod:`visionkit.data.mot_folders`. :func:`training_frame` draws
+still frames of such sequences for training detectors on what a tracker is scored on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from types import SimpleNamespace
 
 import cv2
@@ -46,13 +48,16 @@ from .shapeworld import (
     visible_masks,
 )
 
-__all__ = ["MIN_FRAMES", "MIN_PIXELS", "MIN_VISIBLE", "Script", "Track", "TrackBox", "frame_scene",
-           "script", "sequence"]
+__all__ = ["FRAMES_PER_SEQUENCE", "MIN_FRAMES", "MIN_PIXELS", "MIN_VISIBLE", "Script", "Track", "TrackBox",
+           "frame_scene", "script", "sequence", "training_frame"]
 
 MIN_VISIBLE = 0.25  # lower than scenes' 0.6: a tracker follows through partial occlusion
 MIN_PIXELS = 12
 MIN_FRAMES = 40  # shorter sequences may miss staged events
 _TAG = 4  # this sampler's random stream (scenes.py uses 1-3)
+#: still frames for training: ten of each sequence of 100 frames, 0.4 s apart at 25 fps, so a
+#: set of frames holds many sequences' staged events rather than one sequence's every moment
+FRAMES_PER_SEQUENCE, _TRAINING_LENGTH = 10, 100
 
 
 @dataclass
@@ -285,3 +290,24 @@ def sequence(seed: int, index: int, n_frames: int, size: Size = 256,
     for t in range(sc.n_frames):
         scene = frame_scene(sc, t)
         yield render(scene), _annotations(sc, scene)
+
+
+@lru_cache(maxsize=2)  # a worker makes a sequence's frames one after another
+def _training_script(seed: int, index: int) -> Script:
+    return script(seed, index, _TRAINING_LENGTH)
+
+
+def training_frame(seed: int, index: int) -> Scene:
+    """Still frame ``index`` of the training set ``seed``: frame ``index % 10`` (0.4 s apart,
+    from a phase of its own) of sequence ``index // 10 + 1`` of that seed's 100-frame sequences.
+    Objects the ground truth does not consider (:attr:`TrackBox.consider`: mostly hidden, or a
+    few pixels at the border) are removed, not painted, as scenes drop what cannot be told: the
+    rest are the boxes a tracker's detector is scored on, half-hidden ones included."""
+    q, k = divmod(int(index), FRAMES_PER_SEQUENCE)
+    sc = _training_script(int(seed), q + 1)
+    step = _TRAINING_LENGTH // FRAMES_PER_SEQUENCE
+    scene = frame_scene(sc, k * step + q % step)
+    # what is left out includes objects whose outline only grazes the frame: they have no box
+    seen = {b.track_id for b in _annotations(sc, scene) if b.consider}
+    scene.items = [it for it in scene.items if not it.annotated or it.track_id in seen]
+    return scene

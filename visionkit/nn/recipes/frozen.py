@@ -50,6 +50,8 @@ class HeadsRecipe:
     n_detect: int = 4000
     n_pose: int = 1500
     n_classify: int = 1500
+    #: still frames of tracking sequences (half-hidden objects, pans, noise), none by default
+    n_track: int = 0
     n_val: int = 128  # per kind, from seeds of their own
     #: versions of each training picture in the cache (see feature_cache.AUGMENTS)
     copies: int = 2
@@ -64,12 +66,14 @@ class HeadsRecipe:
     workers: int = 2  # processes generating the data
 
     def train_parts(self) -> list[tuple[str, int, int]]:
-        return [("detect", self.n_detect, self.seed), ("pose", self.n_pose, self.seed),
-                ("classify", self.n_classify, self.seed)]
+        parts = [("detect", self.n_detect, self.seed), ("pose", self.n_pose, self.seed),
+                 ("classify", self.n_classify, self.seed)]
+        return parts + ([("track", self.n_track, self.seed)] if self.n_track else [])
 
     def val_parts(self) -> list[tuple[str, int, int]]:
         s = self.seed + 5000  # as the joint recipe: no training seed comes near it
-        return [("detect", self.n_val, s), ("pose", self.n_val, s), ("classify", self.n_val, s)]
+        parts = [("detect", self.n_val, s), ("pose", self.n_val, s), ("classify", self.n_val, s)]
+        return parts + ([("track", self.n_val, s)] if self.n_track else [])
 
 
 class HeadsModel(nn.Module):
