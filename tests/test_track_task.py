@@ -50,6 +50,23 @@ def test_tracks_keep_their_ids_and_the_detector_is_not_drawn_twice(sequences):
     assert results[-1].plot().shape == (256, 256, 3)
 
 
+
+def test_a_detector_brought_in_for_tracking_keeps_the_weak_boxes_a_detector_asked_for_does_not():
+    assert vk.Pipeline(["track"], device="cpu").tasks["detect"].options["score"] == 0.1  # track.low
+    low = vk.Pipeline(["track"], device="cpu", options={"track": {"low": 0.2}})
+    assert low.tasks["detect"].options["score"] == 0.2
+    mine = vk.Pipeline(["track"], device="cpu", options={"detect": {"score": 0.4}})
+    assert mine.tasks["detect"].options["score"] == 0.4  # the user's own option wins
+    asked = vk.Pipeline(["detect", "track"], device="cpu")
+    assert asked.tasks["detect"].options["score"] == 0.3  # asked for: detect's defaults
+
+
+def test_evaluating_with_a_model_for_a_task_nothing_needs_is_one_line(sequences, capsys):
+    code = main(["eval", "track", "--data", str(sequences), "--model", "segment=asset:shapeworld_segment.onnx"])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and "segment" in err and "not among the tasks" in err and "\n" not in err
+
+
 def test_a_new_source_starts_its_ids_again(sequences):
     pipe = vk.Pipeline(["track"], device="cpu")
     first = [r["track"] for r in pipe.stream(video(sequences, 0))]

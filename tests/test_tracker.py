@@ -180,6 +180,20 @@ def test_class_aware_matching():
         assert tr.update(b, s, [1], fps=30).ids.tolist() == expect
 
 
+
+def test_without_classes_two_labels_on_one_object_make_one_track():
+    b = np.array([box(100, 100), box(102, 101), box(200, 200)])  # one object read as two classes
+    s, c = np.array([0.9, 0.8, 0.9]), np.array([0, 1, 0])
+    tr = ByteTracker(TrackerConfig(min_hits=1))
+    for _ in range(3):
+        out = tr.update(b, s, c, fps=30)
+    assert sorted(out.ids.tolist()) == [1, 2] and len(tr) == 2
+    assert np.allclose(out.boxes[np.argsort(out.ids)][0], box(100, 100), atol=1)
+    aware = ByteTracker(TrackerConfig(min_hits=1, class_aware=True))
+    for _ in range(3):
+        out = aware.update(b, s, c, fps=30)
+    assert len(out) == 3  # with classes, each class keeps its own track
+
 # ------------------------------------------------------------------ bad input and scale
 def test_bad_boxes_are_dropped_and_counted():
     tr = ByteTracker()

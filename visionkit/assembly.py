@@ -37,15 +37,17 @@ class TaskAssembly:
         #: the shared backbone, once a head needed it
         self.backbone: OnnxModel | None = None
 
-    def build(self, name: str, card: str | Path | None = None) -> Task:
+    def build(self, name: str, card: str | Path | None = None, asked: Mapping[str, Any] | None = None) -> Task:
         """The task ``name`` with its model (given, else its plugin's default); ``card`` describes
-        a given model in place of its own."""
+        a given model in place of its own; ``asked``: options another task asks of it
+        (:meth:`Task.options_for`), under the user's own."""
         spec = require_task(name)
         cls = load_object(spec.factory)
         if not (isinstance(cls, type) and issubclass(cls, Task)):
             raise PluginError(f"plugin {spec.plugin!r}: task {name!r} factory {spec.factory} "
                               "is not a visionkit.tasks.Task subclass")
-        options = self.options.get(name, {})
+        options = {k: v for k, v in (asked or {}).items() if k in cls.default_options}
+        options.update(self.options.get(name, {}))
         ref = self.models.get(name) or spec.default_model
         if ref is None:
             if cls.requires_model:
@@ -74,7 +76,8 @@ class TaskAssembly:
             if name in chain:
                 raise UsageError(f"tasks need each other in a circle: {' -> '.join(chain + (name,))}")
             if name not in built:
-                built[name] = self.build(name)
+                by = built[chain[-1]] if chain and name not in asked else None
+                built[name] = self.build(name, asked=by.options_for(name) if by is not None else None)
             if chain and name not in asked:
                 added.setdefault(name, chain[-1])
             for dep in built[name].needs():

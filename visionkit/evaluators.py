@@ -191,8 +191,9 @@ def evaluate(task: str, data: Any, pipeline: Any = None, *,
         if isinstance(models, (str, Path)):
             models = {evaluator.task: models}
         models = dict(models or {})
-        # a model for another task (pose's detector) runs that task too, with that model
-        names = list(dict.fromkeys([*models, *_call(evaluator, "tasks", evaluator.tasks, chosen)]))
+        # a model for another task (pose's detector) is the one that task runs with when the
+        # evaluated task needs it; a task the evaluated one does not need is refused in one line
+        names = list(_call(evaluator, "tasks", evaluator.tasks, chosen))
         pipeline = Pipeline(names, models=models or None, backbone=backbone, device=device)
     _call(evaluator, "prepare", evaluator.prepare, pipeline, chosen)
     for name, values in (options or {}).items():

@@ -145,6 +145,13 @@ class Task:
         and runs them first."""
         return ()
 
+    def options_for(self, need: str) -> Mapping[str, Any]:
+        """Options this task asks of ``need`` (one of :meth:`needs`) when the pipeline adds that
+        task for it. The user's own options for it win, and a task the user asked for keeps its
+        defaults: a tracker wants every box its detector finds, someone who asked for detect wants
+        detect's threshold. Keys the need does not have are left out."""
+        return {}
+
     def reset(self) -> None:
         """Forget what earlier frames left: called when a new source starts and on a seek."""
 

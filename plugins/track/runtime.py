@@ -35,7 +35,7 @@ class TrackTask(Task):
     #: with the embed task's vectors (a track lost behind something is found again by its looks)
     default_options: ClassVar[Mapping[str, Any]] = {
         "high": 0.5, "low": 0.1, "new_track": 0.6, "min_hits": 3, "buffer_s": 1.0, "fps": 0.0,
-        "camera_motion": False, "class_aware": True, "classes": "", "reid": False,
+        "camera_motion": False, "class_aware": False, "classes": "", "reid": False,
     }
     option_limits: ClassVar[Mapping[str, tuple]] = {
         "high": (0.0, 1.0), "low": (0.0, 1.0), "new_track": (0.0, 1.0), "min_hits": (1, 100),
@@ -57,6 +57,11 @@ class TrackTask(Task):
 
     def needs(self) -> tuple[str, ...]:
         return ("detect", "embed") if self.options["reid"] else ("detect",)
+
+    def options_for(self, need: str) -> Mapping[str, Any]:
+        """A detector brought in for tracking keeps its boxes down to ``low``: ByteTrack's second
+        pass is for the weak boxes of partly hidden objects, which detect's own threshold drops."""
+        return {"score": self.options["low"]} if need == "detect" else {}
 
     def reset(self) -> None:
         """A new source: its ids start at 1 again (ids name objects within one source)."""

@@ -45,7 +45,12 @@ class TrackerConfig:
     min_hits: int = 3
     track_buffer_s: float = 1.0    # a lost track waits this long (30 frames at 30 fps, as ByteTrack)
     default_fps: float = 30.0      # used when neither timestamps nor a valid fps are given
-    class_aware: bool = True       # a box never matches a track of another class
+    # a box may continue a track of another class: a half-hidden shape's class flickers from
+    # frame to frame (ByteTrack associates whatever the class, as most MOT trackers do)
+    class_aware: bool = False
+    # without classes, boxes of two classes overlapping this much are one object read two ways
+    # (a detector's per-class NMS keeps both): the weaker one would start a second track
+    one_object_iou: float = 0.6
     feature_momentum: float = 0.9  # EMA weight of the old appearance feature (BoT-SORT's alpha)
     appearance_thresh: float = 0.25  # half cosine distance above which appearance is ignored
     proximity_thresh: float = 0.5  # appearance only counts where IoU cost is below this (IoU > 0.5)
@@ -54,6 +59,19 @@ class TrackerConfig:
     recover_lost: bool = True      # lost tracks also take boxes inside their motion gate (see _recover)
     reid_gate: float = 16.0        # ... or, looking alike, inside 4x the gate's radius (16x its square)
     trail_len: int = 30            # past centres kept per track for drawing
+
+
+def _one_label_per_object(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float) -> np.ndarray:
+    """Rows kept, in order, once every box that overlaps a better-scored kept box *of another
+    class* by more than ``iou`` is left out. Boxes of one class were the detector's NMS's to
+    judge: two that both survived it are two objects (a crossing)."""
+    order = np.argsort(-scores, kind="stable")
+    cls = classes[order]
+    clash = np.triu((box_iou(boxes[order], boxes[order]) > iou) & (cls[:, None] != cls[None, :]), 1)
+    keep = np.ones(len(order), bool)
+    for j in np.flatnonzero(clash.any(0)):  # ascending: every better box's fate is settled
+        keep[j] = not (clash[:j, j] & keep[:j]).any()
+    return np.sort(order[keep])
 
 
 @dataclass(frozen=True)
@@ -232,6 +250,9 @@ class ByteTracker:
         """
         cfg, kf = self.config, self.kf
         boxes, scores, classes, emb, dropped = self._clean(boxes, scores, classes, embeddings)
+        if not cfg.class_aware and len(boxes) > 1:
+            one = _one_label_per_object(boxes, scores, classes, cfg.one_object_iou)
+            boxes, scores, classes, emb = boxes[one], scores[one], classes[one], None if emb is None else emb[one]
         self.frame += 1
         now, dt, fallback = self._clock(timestamp_s, fps)
         self.time_s, self.fps_fallback_used = now, self.fps_fallback_used or fallback
