@@ -125,6 +125,16 @@ def test_a_changed_seed_recipe_augmentation_or_backbone_makes_another_cache(back
     assert len(folders) == 5
 
 
+def test_pictures_drawn_by_changed_sampler_code_make_another_cache(backbone, tmp_path, monkeypatch):
+    from visionkit.data import scene_arrays
+    from visionkit.nn import feature_cache as fc
+
+    base = feature_cache(backbone.path, PARTS, tmp_path, workers=1, **QUIET).folder
+    monkeypatch.setattr(fc, "sampler_digest", lambda: "another sampler")
+    assert feature_cache(backbone.path, PARTS, tmp_path, workers=1, **QUIET).folder != base
+    digest = scene_arrays.sampler_digest()
+    assert len(digest) == 16 and digest == scene_arrays.sampler_digest()
+
 def test_a_cache_serves_fewer_maps_and_is_filled_again_for_more(backbone, tmp_path, backbone_calls):
     few = feature_cache(backbone.path, PARTS, tmp_path, maps=["c4", "c5"], workers=1, **QUIET)
     assert list(few.maps) == ["c4", "c5"]

@@ -15,6 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
+from hashlib import sha256
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -26,12 +29,25 @@ from .scenes import annotate, scene_for
 from .sequences import training_frame
 from .shapeworld import CLASSES, classify_scene, render, semantic_map
 
-__all__ = ["KINDS", "SceneArrays", "make_scene_arrays"]
+__all__ = ["KINDS", "SceneArrays", "make_scene_arrays", "sampler_digest"]
 
 #: what a part of a set holds: multi-object scenes, figure scenes, single-shape pictures, still
 #: frames of tracking sequences
 KINDS = ("detect", "pose", "classify", "track")
 CLASSIFY_SIZE = 128  # the classification pictures' native size (as `visionkit data` writes them)
+#: the modules that draw and annotate the pictures of every kind
+_SAMPLERS = ("figures.py", "scene_arrays.py", "scenes.py", "sequences.py", "shapeworld.py")
+
+
+@lru_cache(maxsize=1)
+def sampler_digest() -> str:
+    """A digest of the source of :data:`_SAMPLERS`: what a set holds depends on it as much as on
+    its seeds, so a cache of features keyed by it is never served for pictures drawn by other
+    code (a sampler changed, an annotation fixed)."""
+    digest = sha256()
+    for name in _SAMPLERS:
+        digest.update(name.encode() + b"\0" + (Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass

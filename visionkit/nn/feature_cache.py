@@ -49,7 +49,7 @@ import numpy as np
 
 from ..cards import InputSpec, ModelCard
 from ..data.figures import JOINTS
-from ..data.scene_arrays import SceneArrays, make_scene_arrays
+from ..data.scene_arrays import SceneArrays, make_scene_arrays, sampler_digest
 from ..errors import ModelError, UsageError
 from ..progress import Progress
 
@@ -129,7 +129,8 @@ def read_backbone(path: str | Path) -> ModelCard:
 def fingerprint(card: ModelCard, parts: Sequence[tuple[str, int, int]], copies: int) -> dict[str, Any]:
     """Everything that decides a cache's contents, as plain data (its hash names the folder)."""
     return {"format": FORMAT, "backbone": card.hash, "input": asdict(card.input),
-            "parts": [[k, int(n), int(s)] for k, n, s in parts], "augment": list(AUGMENTS[:copies])}
+            "parts": [[k, int(n), int(s)] for k, n, s in parts], "augment": list(AUGMENTS[:copies]),
+            "sampler": sampler_digest()}
 
 
 class Pictures(Protocol):
