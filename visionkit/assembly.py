@@ -75,11 +75,11 @@ class TaskAssembly:
                 return
             if name in chain:
                 raise UsageError(f"tasks need each other in a circle: {' -> '.join(chain + (name,))}")
+            needed_by = chain[-1] if chain and name not in asked else None
             if name not in built:
-                by = built[chain[-1]] if chain and name not in asked else None
-                built[name] = self.build(name, asked=by.options_for(name) if by is not None else None)
-            if chain and name not in asked:
-                added.setdefault(name, chain[-1])
+                built[name] = self.build(name, asked=built[needed_by].options_for(name) if needed_by else None)
+            if needed_by:
+                added.setdefault(name, needed_by)
             for dep in built[name].needs():
                 visit(dep, chain + (name,))
             order.append(name)
